@@ -1,0 +1,2 @@
+export { readModelConfig, type ModelConfig } from './model-config';
+export { scanModelRepository, modelFiles, type ModelVersionDir } from './repository';

@@ -1,0 +1,49 @@
+import { strict as assert } from 'node:assert';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readModelConfig } from './model-config';
+import { scanModelRepository } from './repository';
+
+function versionDir(config: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'model-config-'));
+  writeFileSync(join(dir, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+  return dir;
+}
+
+describe('readModelConfig', () => {
+  it('reads labels in index order, the max length and the pad id', () => {
+    const config = readModelConfig(
+      versionDir({ id2label: { 1: 'positive', 0: 'negative' }, max_position_embeddings: 128, pad_token_id: 0 }),
+    );
+    assert.deepEqual(config, { labels: ['negative', 'positive'], maxSequenceLength: 128, padTokenId: 0 });
+  });
+
+  it('takes the RoBERTa position offset into account and defaults to 512', () => {
+    const labels = { 0: 'a', 1: 'b' };
+    assert.equal(readModelConfig(versionDir({ id2label: labels, model_type: 'roberta', max_position_embeddings: 514 })).maxSequenceLength, 512);
+    assert.equal(readModelConfig(versionDir({ id2label: labels })).maxSequenceLength, 512);
+    assert.equal(readModelConfig(versionDir({ id2label: labels, max_seq_length: 64, max_position_embeddings: 512 })).maxSequenceLength, 64);
+  });
+
+  it('names the file and the field when the config is wrong', () => {
+    assert.throws(() => readModelConfig(versionDir('{not json')), /config\.json: /);
+    assert.throws(() => readModelConfig(versionDir({})), /id2label is missing/);
+    assert.throws(() => readModelConfig(versionDir({ id2label: { 0: 'a', 2: 'b' } })), /id2label must map 0\.\.1/);
+    assert.throws(() => readModelConfig(versionDir({ id2label: { 0: 'a', 1: 'b' }, pad_token_id: -1 })), /pad_token_id must be a non-negative integer/);
+  });
+});
+
+describe('scanModelRepository', () => {
+  it('lists <name>/<version>/ folders that hold a model.onnx, versions in numeric order', () => {
+    const root = mkdtempSync(join(tmpdir(), 'model-repo-'));
+    for (const [name, version, withModel] of [['b', '10', true], ['b', '9', true], ['a', '1', true], ['a', 'x', true], ['a', '2', false]] as const) {
+      mkdirSync(join(root, name, version), { recursive: true });
+      if (withModel) writeFileSync(join(root, name, version, 'model.onnx'), '');
+    }
+    assert.deepEqual(
+      scanModelRepository(root).map((v) => `${v.name}/${v.version}`),
+      ['a/1', 'b/9', 'b/10'],
+    );
+  });
+});

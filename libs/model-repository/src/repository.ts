@@ -1,0 +1,34 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface ModelVersionDir {
+  readonly name: string;
+  /** Decimal digits, as Triton and KServe name versions. */
+  readonly version: string;
+  readonly dir: string;
+}
+
+export function modelFiles(dir: string): { model: string; tokenizer: string; config: string } {
+  return { model: join(dir, 'model.onnx'), tokenizer: join(dir, 'tokenizer.json'), config: join(dir, 'config.json') };
+}
+
+/** Every `<root>/<name>/<version>/` holding a model.onnx, versions in numeric order. */
+export function scanModelRepository(root: string): ModelVersionDir[] {
+  const found: ModelVersionDir[] = [];
+  for (const name of listDirs(root).sort()) {
+    const versions = listDirs(join(root, name))
+      .filter((v) => /^[0-9]+$/.test(v))
+      .sort((a, b) => Number(a) - Number(b));
+    for (const version of versions) {
+      const dir = join(root, name, version);
+      if (existsSync(modelFiles(dir).model)) found.push({ name, version, dir });
+    }
+  }
+  return found;
+}
+
+function listDirs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+}
