@@ -23,10 +23,11 @@ const TOKENIZER = { vocabSize: 8192, minFrequency: 2 } as const;
 const MAX_POSITIONS = 128;
 const MAX_VERSION_DIR_BYTES = 10 * 1024 * 1024;
 
-/** Two versions share the tokenizer and differ in size and seed: v2 is the canary of v1. */
+/** Two versions share the tokenizer and differ in shape and seed: v2 is the canary of v1. */
+const COMMON = ['--hidden', '128', '--epochs', '9', '--lr', '2e-3', '--dropout', '0.05'];
 const VERSIONS: Readonly<Record<string, readonly string[]>> = {
-  '1': ['--hidden', '128', '--layers', '2', '--heads', '4', '--ffn', '512', '--epochs', '6', '--seed', '13'],
-  '2': ['--hidden', '128', '--layers', '3', '--heads', '8', '--ffn', '384', '--epochs', '6', '--seed', '29'],
+  '1': [...COMMON, '--layers', '2', '--heads', '4', '--ffn', '512', '--seed', '13'],
+  '2': [...COMMON, '--layers', '2', '--heads', '8', '--ffn', '256', '--seed', '29'],
 };
 
 interface TrainingReport {
