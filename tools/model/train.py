@@ -139,7 +139,7 @@ def evaluate(model, split, batch_size=512):
     return correct.float().mean().item(), correct[split['long']].float().mean().item()
 
 
-def export_onnx(model, path, max_positions):
+def export_onnx(model, path):
     model.eval()
     example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
     dynamic = {'input_ids': {0: 'batch', 1: 'sequence'}, 'attention_mask': {0: 'batch', 1: 'sequence'},
@@ -226,7 +226,7 @@ def main():
 
     model.load_state_dict(best_state)
     os.makedirs(args.out, exist_ok=True)
-    export_onnx(model, os.path.join(args.out, 'model.onnx'), args.max_positions)
+    export_onnx(model, os.path.join(args.out, 'model.onnx'))
     config = {
         'architectures': ['SentimentEncoderForSequenceClassification'],
         'model_type': 'inference-mesh-sentiment-encoder',
