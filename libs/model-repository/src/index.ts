@@ -1,2 +1,2 @@
 export { readModelConfig, type ModelConfig } from './model-config';
-export { scanModelRepository, modelFiles, type ModelVersionDir } from './repository';
+export { scanModelRepository, modelFiles, tokenizerFingerprint, type ModelVersionDir } from './repository';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelConfig } from './model-config';
-import { scanModelRepository } from './repository';
+import { scanModelRepository, tokenizerFingerprint } from './repository';
 
 function versionDir(config: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'model-config-'));
@@ -45,5 +45,17 @@ describe('scanModelRepository', () => {
       scanModelRepository(root).map((v) => `${v.name}/${v.version}`),
       ['a/1', 'b/9', 'b/10'],
     );
+  });
+});
+
+describe('tokenizerFingerprint', () => {
+  it('is a content hash: equal files agree, one changed byte differs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fingerprint-'));
+    writeFileSync(join(dir, 'a.json'), '{"model":{"vocab":{"a":0}}}');
+    writeFileSync(join(dir, 'b.json'), '{"model":{"vocab":{"a":0}}}');
+    writeFileSync(join(dir, 'c.json'), '{"model":{"vocab":{"a":1}}}');
+    assert.match(tokenizerFingerprint(join(dir, 'a.json')), /^sha256:[0-9a-f]{64}$/);
+    assert.equal(tokenizerFingerprint(join(dir, 'a.json')), tokenizerFingerprint(join(dir, 'b.json')));
+    assert.notEqual(tokenizerFingerprint(join(dir, 'a.json')), tokenizerFingerprint(join(dir, 'c.json')));
   });
 });

@@ -1,4 +1,5 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ModelVersionDir {
@@ -31,4 +32,12 @@ function listDirs(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name);
+}
+
+/**
+ * Identifies a tokenizer.json by content. The tokenizer service stamps its output with it and the model
+ * service compares it with its own version's, so ids from another vocabulary are refused, never mis-scored.
+ */
+export function tokenizerFingerprint(tokenizerJsonPath: string): string {
+  return 'sha256:' + createHash('sha256').update(readFileSync(tokenizerJsonPath)).digest('hex');
 }

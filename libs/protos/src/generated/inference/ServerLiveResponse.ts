@@ -1,0 +1,10 @@
+// Original file: /work/main/protos/inference/grpc_service.proto
+
+
+export interface ServerLiveResponse {
+  'live'?: (boolean);
+}
+
+export interface ServerLiveResponse__Output {
+  'live': (boolean);
+}

@@ -1,0 +1,14 @@
+// Original file: /work/main/protos/inference/grpc_service.proto
+
+
+export interface ServerMetadataResponse {
+  'name'?: (string);
+  'version'?: (string);
+  'extensions'?: (string)[];
+}
+
+export interface ServerMetadataResponse__Output {
+  'name': (string);
+  'version': (string);
+  'extensions': (string)[];
+}

@@ -1,0 +1,12 @@
+// Original file: /work/main/protos/inference_mesh/pipeline/v1/pipeline.proto
+
+
+export interface LabelScore {
+  'label'?: (string);
+  'score'?: (number | string);
+}
+
+export interface LabelScore__Output {
+  'label': (string);
+  'score': (number);
+}

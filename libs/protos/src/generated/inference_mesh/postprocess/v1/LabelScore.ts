@@ -1,0 +1,12 @@
+// Original file: /work/main/protos/inference_mesh/postprocess/v1/postprocess.proto
+
+
+export interface LabelScore {
+  'label'?: (string);
+  'score'?: (number | string);
+}
+
+export interface LabelScore__Output {
+  'label': (string);
+  'score': (number);
+}

@@ -1,0 +1,58 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { join } from 'node:path';
+import type { ProtoGrpcType as InferenceGrpc } from './generated/grpc_service';
+import type { ProtoGrpcType as PipelineGrpc } from './generated/pipeline';
+import type { ProtoGrpcType as PostprocessGrpc } from './generated/postprocess';
+import type { ProtoGrpcType as TokenizerGrpc } from './generated/tokenizer';
+
+/** The repository's `protos/` folder, from `libs/protos/dist/`. */
+export const PROTO_ROOT = join(__dirname, '..', '..', '..', 'protos');
+
+/**
+ * The options the generated types in `./generated` were made with (`npm run gen -w libs/protos`); loading with
+ * other options would make the types lie. int64 as number is exact for every shape and token id we handle.
+ */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_ROOT],
+};
+
+/** One .proto file loaded: its package definition (for reflection) and its typed gRPC object. */
+export interface LoadedProto<T> {
+  readonly packageDefinition: protoLoader.PackageDefinition;
+  readonly grpc: T;
+}
+
+function lazyLoad<T>(file: string): () => LoadedProto<T> {
+  let loaded: LoadedProto<T> | undefined;
+  return () => {
+    if (!loaded) {
+      const packageDefinition = protoLoader.loadSync(file, LOADER_OPTIONS);
+      loaded = { packageDefinition, grpc: grpc.loadPackageDefinition(packageDefinition) as unknown as T };
+    }
+    return loaded;
+  };
+}
+
+export const loadInferenceProto = lazyLoad<InferenceGrpc>('inference/grpc_service.proto');
+export const loadPipelineProto = lazyLoad<PipelineGrpc>('inference_mesh/pipeline/v1/pipeline.proto');
+export const loadTokenizerProto = lazyLoad<TokenizerGrpc>('inference_mesh/tokenizer/v1/tokenizer.proto');
+export const loadPostprocessProto = lazyLoad<PostprocessGrpc>('inference_mesh/postprocess/v1/postprocess.proto');
+
+/** Fully qualified service names, as health checks and reflection name them. */
+export const SERVICE_NAMES = {
+  inference: 'inference.GRPCInferenceService',
+  pipeline: 'inference_mesh.pipeline.v1.PipelineService',
+  tokenizer: 'inference_mesh.tokenizer.v1.TokenizerService',
+  postprocess: 'inference_mesh.postprocess.v1.PostprocessService',
+} as const;
+
+export type * as inference from './generated/inference';
+export type * as pipeline from './generated/inference_mesh/pipeline/v1';
+export type * as tokenizer from './generated/inference_mesh/tokenizer/v1';
+export type * as postprocess from './generated/inference_mesh/postprocess/v1';

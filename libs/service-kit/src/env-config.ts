@@ -1,0 +1,79 @@
+/** A bad configuration value; the message names every offending environment variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function isConfigError(error: unknown): error is ConfigError {
+  return error instanceof ConfigError;
+}
+
+interface IntegerBounds {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/**
+ * Reads typed values from environment variables. Problems are collected rather than thrown one at a time, so
+ * `done()` can report every bad variable in one message: the operator fixes them all in one go.
+ */
+export class EnvReader {
+  private readonly problems: string[] = [];
+
+  constructor(private readonly env: Readonly<Record<string, string | undefined>>) {}
+
+  string(name: string, fallback: string): string {
+    const raw = this.raw(name);
+    return raw ?? fallback;
+  }
+
+  integer(name: string, fallback: number, bounds: IntegerBounds = {}): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = /^-?[0-9]+$/.test(raw) ? Number(raw) : NaN;
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = bounds;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  /** A TCP port; 0 asks the OS for a free one. */
+  port(name: string, fallback: number): number {
+    return this.integer(name, fallback, { min: 0, max: 65535 });
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    this.problems.push(`${name}=${JSON.stringify(raw)}: expected true or false`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    this.problems.push(`${name}=${JSON.stringify(raw)}: expected one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+
+  /** Records a cross-field problem found by the caller. */
+  fail(message: string): void {
+    this.problems.push(message);
+  }
+
+  /** Throws a ConfigError listing every problem met so far. */
+  done(): void {
+    if (this.problems.length > 0) {
+      throw new ConfigError(`invalid configuration:\n  ${this.problems.join('\n  ')}`);
+    }
+  }
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+}

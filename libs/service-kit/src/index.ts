@@ -1,0 +1,19 @@
+export { EnvReader, ConfigError, isConfigError } from './env-config';
+export { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogFields } from './logger';
+export {
+  ServiceError,
+  isServiceError,
+  isGrpcCallError,
+  invalidArgument,
+  notFound,
+  failedPrecondition,
+  resourceExhausted,
+  unavailable,
+  toStatus,
+} from './errors';
+export { openCallContext, type CallContext } from './call-context';
+export { unaryHandler, type UnaryHandler } from './handlers';
+export { readServerConfig, DEFAULT_PORTS, DEFAULT_MAX_MESSAGE_BYTES, type ServerConfig, type ServiceName } from './server-config';
+export { ServiceServer, type ServingStatus } from './service-server';
+export { runService, type RunningService } from './run-service';
+export { decodeUtf8Texts } from './texts';

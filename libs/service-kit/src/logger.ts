@@ -1,0 +1,58 @@
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export type LogFields = Readonly<Record<string, unknown>>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+type Sink = (line: string) => void;
+
+const stdoutSink: Sink = (line) => {
+  process.stdout.write(line + '\n');
+};
+
+/** Structured logs: one JSON object a line on stdout, as log collectors expect from a container. */
+export function createLogger(service: string, level: LogLevel, sink: Sink = stdoutSink): Logger {
+  return new JsonLogger({ service }, LOG_LEVELS.indexOf(level), sink);
+}
+
+class JsonLogger implements Logger {
+  constructor(
+    private readonly base: LogFields,
+    private readonly minLevel: number,
+    private readonly sink: Sink,
+  ) {}
+
+  debug(message: string, fields?: LogFields): void {
+    this.write(0, message, fields);
+  }
+  info(message: string, fields?: LogFields): void {
+    this.write(1, message, fields);
+  }
+  warn(message: string, fields?: LogFields): void {
+    this.write(2, message, fields);
+  }
+  error(message: string, fields?: LogFields): void {
+    this.write(3, message, fields);
+  }
+
+  child(fields: LogFields): Logger {
+    return new JsonLogger({ ...this.base, ...fields }, this.minLevel, this.sink);
+  }
+
+  private write(level: number, message: string, fields: LogFields | undefined): void {
+    if (level < this.minLevel) return;
+    const record = { time: new Date().toISOString(), level: LOG_LEVELS[level], ...this.base, msg: message, ...fields };
+    this.sink(JSON.stringify(record, errorReplacer));
+  }
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+}

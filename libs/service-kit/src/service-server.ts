@@ -1,0 +1,116 @@
+import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
+import type { Logger } from './logger';
+import type { ServerConfig } from './server-config';
+
+export type { ServingStatus };
+
+/**
+ * A grpc-js server with what every service of the mesh carries: grpc.health.v1 (NOT_SERVING until the service
+ * says it is ready), server reflection, message size limits, keepalive that tolerates the mesh's pings, and an
+ * orderly shutdown.
+ */
+export class ServiceServer {
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly serviceNames: string[] = [];
+  private reflected: PackageDefinition = {};
+  private boundPort: number | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly logger: Logger,
+  ) {
+    this.server = new Server({
+      'grpc.max_receive_message_length': config.maxMessageBytes,
+      'grpc.max_send_message_length': config.maxMessageBytes,
+      // Clients ping every 30 s by default; accept pings down to 5 s apart, even between calls, so that no
+      // client is sent GOAWAY too_many_pings (grpc-js otherwise allows one ping per 5 minutes).
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_recv_ping_interval_without_data_ms': 5_000,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+  }
+
+  /** Registers a service; `packageDefinition` feeds reflection, `serviceName` the health check. */
+  addService(
+    serviceName: string,
+    definition: ServiceDefinition,
+    implementation: UntypedServiceImplementation,
+    packageDefinition: PackageDefinition,
+  ): void {
+    this.server.addService(definition, implementation);
+    this.serviceNames.push(serviceName);
+    this.reflected = { ...this.reflected, ...packageDefinition };
+    this.health.setStatus(serviceName, 'NOT_SERVING');
+  }
+
+  /** Binds and starts; resolves with the port (useful when configured as 0). Health stays NOT_SERVING. */
+  async start(): Promise<number> {
+    this.health.addToServer(this.server);
+    const healthDefinition = loadSync(healthProtoPath, { keepCase: true });
+    new ReflectionService({ ...this.reflected, ...healthDefinition }).addToServer(this.server);
+    const address = `${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`;
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(new Error(`cannot listen on ${address}: ${error.message}`)) : resolve(port),
+      );
+    });
+    // The launcher and tests read this line to learn the port.
+    this.logger.info('listening', { host: this.config.host, port: this.boundPort, services: this.serviceNames });
+    return this.boundPort;
+  }
+
+  get port(): number | undefined {
+    return this.boundPort;
+  }
+
+  /** Sets the status of the whole server ("") and of every registered service. */
+  setServing(serving: boolean): void {
+    const value: ServingStatus = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', value);
+    for (const name of this.serviceNames) this.health.setStatus(name, value);
+    this.logger.info(serving ? 'serving' : 'not serving', { port: this.boundPort });
+  }
+
+  /** Reports the health of a name that is not one of this server's services (e.g. a mirrored downstream). */
+  setHealth(name: string, value: ServingStatus): void {
+    this.health.setStatus(name, value);
+  }
+
+  /**
+   * Idempotent. Health goes NOT_SERVING at once; new calls are still taken for `shutdownGraceMs` (load
+   * balancers need that long to stop routing here); then no new calls, in-flight ones get `drainTimeoutMs`
+   * to finish, and whatever is left is cancelled.
+   */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.runShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async runShutdown(): Promise<void> {
+    this.setServing(false);
+    if (this.config.shutdownGraceMs > 0) await sleep(this.config.shutdownGraceMs);
+    const drained = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), this.config.drainTimeoutMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!drained) {
+      this.logger.warn('drain timeout: cancelling the calls still in flight', { drainTimeoutMs: this.config.drainTimeoutMs });
+      this.server.forceShutdown();
+    }
+    this.logger.info('stopped');
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
