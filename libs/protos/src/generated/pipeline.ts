@@ -7,6 +7,7 @@ import type { ClassifyResponse as _inference_mesh_pipeline_v1_ClassifyResponse, 
 import type { ClassifyResult as _inference_mesh_pipeline_v1_ClassifyResult, ClassifyResult__Output as _inference_mesh_pipeline_v1_ClassifyResult__Output } from './inference_mesh/pipeline/v1/ClassifyResult';
 import type { LabelScore as _inference_mesh_pipeline_v1_LabelScore, LabelScore__Output as _inference_mesh_pipeline_v1_LabelScore__Output } from './inference_mesh/pipeline/v1/LabelScore';
 import type { PipelineServiceClient as _inference_mesh_pipeline_v1_PipelineServiceClient, PipelineServiceDefinition as _inference_mesh_pipeline_v1_PipelineServiceDefinition } from './inference_mesh/pipeline/v1/PipelineService';
+import type { RequestError as _inference_mesh_pipeline_v1_RequestError, RequestError__Output as _inference_mesh_pipeline_v1_RequestError__Output } from './inference_mesh/pipeline/v1/RequestError';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -22,6 +23,7 @@ export interface ProtoGrpcType {
         ClassifyResult: MessageTypeDefinition<_inference_mesh_pipeline_v1_ClassifyResult, _inference_mesh_pipeline_v1_ClassifyResult__Output>
         LabelScore: MessageTypeDefinition<_inference_mesh_pipeline_v1_LabelScore, _inference_mesh_pipeline_v1_LabelScore__Output>
         PipelineService: SubtypeConstructor<typeof grpc.Client, _inference_mesh_pipeline_v1_PipelineServiceClient> & { service: _inference_mesh_pipeline_v1_PipelineServiceDefinition }
+        RequestError: MessageTypeDefinition<_inference_mesh_pipeline_v1_RequestError, _inference_mesh_pipeline_v1_RequestError__Output>
       }
     }
   }

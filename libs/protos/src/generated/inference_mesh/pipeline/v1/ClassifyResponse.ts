@@ -1,6 +1,7 @@
 // Original file: /work/main/protos/inference_mesh/pipeline/v1/pipeline.proto
 
 import type { ClassifyResult as _inference_mesh_pipeline_v1_ClassifyResult, ClassifyResult__Output as _inference_mesh_pipeline_v1_ClassifyResult__Output } from '../../../inference_mesh/pipeline/v1/ClassifyResult';
+import type { RequestError as _inference_mesh_pipeline_v1_RequestError, RequestError__Output as _inference_mesh_pipeline_v1_RequestError__Output } from '../../../inference_mesh/pipeline/v1/RequestError';
 
 export interface ClassifyResponse {
   /**
@@ -9,9 +10,14 @@ export interface ClassifyResponse {
    */
   'requestId'?: (string);
   /**
-   * One per text, in the order of ClassifyRequest.texts.
+   * One per text, in the order of ClassifyRequest.texts. Empty when error is set.
    */
   'results'?: (_inference_mesh_pipeline_v1_ClassifyResult)[];
+  /**
+   * Set only on ClassifyStream, when this one request failed: the stream and the
+   * other requests on it carry on. A unary Classify fails with a gRPC status instead.
+   */
+  'error'?: (_inference_mesh_pipeline_v1_RequestError | null);
 }
 
 export interface ClassifyResponse__Output {
@@ -21,7 +27,12 @@ export interface ClassifyResponse__Output {
    */
   'requestId': (string);
   /**
-   * One per text, in the order of ClassifyRequest.texts.
+   * One per text, in the order of ClassifyRequest.texts. Empty when error is set.
    */
   'results': (_inference_mesh_pipeline_v1_ClassifyResult__Output)[];
+  /**
+   * Set only on ClassifyStream, when this one request failed: the stream and the
+   * other requests on it carry on. A unary Classify fails with a gRPC status instead.
+   */
+  'error': (_inference_mesh_pipeline_v1_RequestError__Output | null);
 }

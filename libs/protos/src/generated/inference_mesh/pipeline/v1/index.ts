@@ -5,3 +5,4 @@ export type * from './ClassifyResponse';
 export type * from './ClassifyResult';
 export type * from './LabelScore';
 export type * from './PipelineService';
+export type * from './RequestError';

@@ -1,0 +1,87 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type { pipeline } from '@inference-mesh/protos';
+import { openCallContext, toStatus, unaryHandler, type Logger } from '@inference-mesh/service-kit';
+import { randomUUID } from 'node:crypto';
+import type { CallBudget, ClassifyPipeline } from './pipeline';
+
+export interface ClassifyServiceOptions {
+  /** Applies to a call without a deadline, and to each request on a stream; a caller's earlier deadline wins. */
+  readonly defaultDeadlineMs: number;
+  readonly streamMaxInFlight: number;
+}
+
+type ClassifyStreamCall = ServerDuplexStream<pipeline.ClassifyRequest__Output, pipeline.ClassifyResponse>;
+
+/** PipelineService: Classify for one batch, ClassifyStream for many batches over one long-lived call. */
+export function createPipelineHandlers(
+  classifyPipeline: ClassifyPipeline,
+  options: ClassifyServiceOptions,
+  logger: Logger,
+): pipeline.PipelineServiceHandlers {
+  const classify = async (request: pipeline.ClassifyRequest__Output, requestId: string, budget: CallBudget): Promise<pipeline.ClassifyResponse> => {
+    const results = await classifyPipeline.classify(
+      {
+        texts: request.texts,
+        modelName: request.options?.modelName ?? '',
+        modelVersion: request.options?.modelVersion ?? '',
+        topK: request.options?.topK ?? 0,
+      },
+      budget,
+    );
+    return { requestId, results };
+  };
+
+  return {
+    Classify: unaryHandler('Classify', logger, (request, context) =>
+      classify(request, request.requestId || randomUUID(), {
+        deadlineMs: Math.min(context.deadlineMs, Date.now() + options.defaultDeadlineMs),
+        signal: context.signal,
+      }),
+    ),
+
+    ClassifyStream: (call: ClassifyStreamCall) => {
+      const { context, dispose } = openCallContext(call as ServerDuplexStream<unknown, unknown>);
+      let inFlight = 0;
+      let ended = false;
+      const finishIfDone = () => {
+        if (ended && inFlight === 0) {
+          dispose();
+          call.end();
+        }
+      };
+      call.on('data', (request: pipeline.ClassifyRequest__Output) => {
+        inFlight++;
+        // Back-pressure: stop reading once this stream has enough work in flight; HTTP/2 flow control then
+        // slows the sender down instead of the gateway queueing without bound.
+        if (inFlight >= options.streamMaxInFlight) call.pause();
+        // Each request on a stream gets the default deadline, cut short by the stream's own if that is sooner.
+        const budget = { deadlineMs: Math.min(context.deadlineMs, Date.now() + options.defaultDeadlineMs), signal: context.signal };
+        const requestId = request.requestId || randomUUID();
+        classify(request, requestId, budget)
+          .catch((error: unknown): pipeline.ClassifyResponse => {
+            const mapped = toStatus(error, logger, 'ClassifyStream');
+            return {
+              requestId,
+              error: { code: mapped.code ?? status.UNKNOWN, message: mapped.details ?? 'unknown error' },
+            };
+          })
+          .then((response) => {
+            if (!context.signal.aborted) call.write(response);
+            inFlight--;
+            if (inFlight < options.streamMaxInFlight && call.isPaused()) call.resume();
+            finishIfDone();
+          });
+      });
+      call.on('end', () => {
+        ended = true;
+        finishIfDone();
+      });
+      call.on('error', () => {
+        // The client went away; in-flight work sees the abort through the call context.
+        ended = true;
+        dispose();
+      });
+    },
+  };
+}

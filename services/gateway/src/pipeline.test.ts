@@ -1,0 +1,190 @@
+import { Metadata, status } from '@grpc/grpc-js';
+import type { inference, postprocess, tokenizer } from '@inference-mesh/protos';
+import { createLogger, isServiceError } from '@inference-mesh/service-kit';
+import { strict as assert } from 'node:assert';
+import { HOPS, type Hop, type HopPolicyConfig } from './config';
+import type { Downstreams } from './downstreams';
+import { HopPolicy } from './hop-policy';
+import { ClassifyPipeline, type ClassifyInput } from './pipeline';
+
+const policyConfig: HopPolicyConfig = {
+  retryMaxAttempts: 1,
+  retryInitialBackoffMs: 1,
+  retryMaxBackoffMs: 1,
+  breakerConsecutiveFailures: 100,
+  breakerHalfOpenAfterMs: 1000,
+  attemptTimeoutMs: 1000,
+  bulkheadLimit: 10,
+  bulkheadQueue: 10,
+};
+const logger = createLogger('test', 'error', () => {});
+const budget = () => ({ deadlineMs: Date.now() + 5000, signal: new AbortController().signal });
+
+/** A scripted stand-in for the three services: records what the pipeline sends, answers like they would. */
+class FakeDownstreams implements Downstreams {
+  readonly sent: { encode: tokenizer.EncodeRequest[]; metadata: inference.ModelMetadataRequest[]; infer: inference.ModelInferRequest[]; postprocess: postprocess.PostprocessRequest[] } = {
+    encode: [],
+    metadata: [],
+    infer: [],
+    postprocess: [],
+  };
+  metadataInputs = ['input_ids', 'attention_mask'];
+  logits: (rows: number) => { shape: number[]; bytes: Buffer } = (rows) => ({ shape: [rows, 2], bytes: Buffer.alloc(rows * 8) });
+
+  async encode(request: tokenizer.EncodeRequest): Promise<tokenizer.EncodeResponse__Output> {
+    this.sent.encode.push(request);
+    const rows = request.texts!.length;
+    const sequenceLength = 4;
+    return {
+      rows,
+      sequenceLength,
+      inputIds: Buffer.alloc(rows * sequenceLength * 8, 1),
+      attentionMask: Buffer.alloc(rows * sequenceLength * 8, 2),
+      truncatedRows: rows > 1 ? [1] : [],
+      maxLength: 128,
+      tokenizerFingerprint: 'sha256:abc',
+      modelVersion: request.modelVersion || '2',
+    };
+  }
+  async modelMetadata(request: inference.ModelMetadataRequest): Promise<inference.ModelMetadataResponse__Output> {
+    this.sent.metadata.push(request);
+    return {
+      name: request.name!,
+      versions: [request.version!],
+      platform: 'onnxruntime_onnx',
+      inputs: this.metadataInputs.map((name) => ({ name, datatype: 'INT64', shape: [-1, -1] })),
+      outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }],
+    };
+  }
+  async modelInfer(request: inference.ModelInferRequest): Promise<inference.ModelInferResponse__Output> {
+    this.sent.infer.push(request);
+    const rows = Number(request.inputs![0]!.shape![0]);
+    const { shape, bytes } = this.logits(rows);
+    return {
+      modelName: request.modelName!,
+      modelVersion: request.modelVersion!,
+      id: '',
+      parameters: {},
+      outputs: [{ name: 'logits', datatype: 'FP32', shape, parameters: {}, contents: null }],
+      rawOutputContents: [bytes],
+    };
+  }
+  async postprocess(request: postprocess.PostprocessRequest): Promise<postprocess.PostprocessResponse__Output> {
+    this.sent.postprocess.push(request);
+    return {
+      predictions: Array.from({ length: request.rows! }, (_, row) => ({
+        label: row % 2 ? 'negative' : 'positive',
+        score: 0.9,
+        scores: [{ label: 'positive', score: 0.9 }],
+      })),
+    };
+  }
+  close(): void {}
+}
+
+function pipelineWith(downstreams: Downstreams, maxBatchTexts = 8): ClassifyPipeline {
+  const policies = Object.fromEntries(HOPS.map((hop) => [hop, new HopPolicy(hop, policyConfig, logger)])) as Record<Hop, HopPolicy>;
+  return new ClassifyPipeline(downstreams, policies, { defaultModel: 'sentiment', maxBatchTexts });
+}
+
+const input = (texts: string[], extra: Partial<ClassifyInput> = {}): ClassifyInput => ({
+  texts: texts.map((t) => Buffer.from(t)),
+  modelName: '',
+  modelVersion: '',
+  topK: 0,
+  ...extra,
+});
+
+async function rejectionOf(promise: Promise<unknown>): Promise<{ code: number; message: string }> {
+  const error = await promise.then(() => assert.fail('expected a rejection'), (e: unknown) => e);
+  assert.ok(isServiceError(error));
+  return error;
+}
+
+describe('ClassifyPipeline', () => {
+  it('sends one batched call per hop and forwards the tokenizer\'s bytes to the model untouched', async () => {
+    const fake = new FakeDownstreams();
+    const results = await pipelineWith(fake).classify(input(['good', 'bad', 'fine'], { topK: 1 }), budget());
+    assert.equal(fake.sent.encode.length, 1);
+    assert.equal(fake.sent.infer.length, 1);
+    assert.equal(fake.sent.postprocess.length, 1);
+    assert.equal(fake.sent.encode[0]!.modelName, 'sentiment', 'the default model fills an empty name');
+    const infer = fake.sent.infer[0]!;
+    assert.equal(infer.modelVersion, '2', 'the model is pinned to the version the tokenizer resolved');
+    assert.deepEqual(infer.inputs!.map((i) => [i.name, i.datatype, i.shape]), [
+      ['input_ids', 'INT64', [3, 4]],
+      ['attention_mask', 'INT64', [3, 4]],
+    ]);
+    const [ids, mask] = infer.rawInputContents as Buffer[];
+    assert.ok(ids!.every((b) => b === 1) && mask!.every((b) => b === 2));
+    assert.deepEqual(infer.parameters, { tokenizer_fingerprint: { stringParam: 'sha256:abc' } });
+    assert.deepEqual(infer.outputs, [{ name: 'logits' }]);
+    const post = fake.sent.postprocess[0]!;
+    assert.deepEqual([post.modelVersion, post.rows, post.numLabels, post.topK], ['2', 3, 2, 1]);
+    assert.deepEqual(results.map((r) => [r.label, r.modelName, r.modelVersion, r.truncated]), [
+      ['positive', 'sentiment', '2', false],
+      ['negative', 'sentiment', '2', true],
+      ['positive', 'sentiment', '2', false],
+    ]);
+  });
+
+  it('feeds token_type_ids as zeros to models that take it, and asks for metadata once per version', async () => {
+    const fake = new FakeDownstreams();
+    fake.metadataInputs = ['input_ids', 'token_type_ids', 'attention_mask'];
+    const pipeline = pipelineWith(fake);
+    await pipeline.classify(input(['a']), budget());
+    await pipeline.classify(input(['b']), budget());
+    assert.equal(fake.sent.metadata.length, 1);
+    const raw = fake.sent.infer[0]!.rawInputContents as Buffer[];
+    assert.deepEqual(fake.sent.infer[0]!.inputs!.map((i) => i.name), ['input_ids', 'token_type_ids', 'attention_mask']);
+    assert.equal(raw[1]!.length, raw[0]!.length);
+    assert.ok(raw[1]!.every((b) => b === 0));
+  });
+
+  it('refuses a model whose inputs the tokenizer cannot feed, with FAILED_PRECONDITION', async () => {
+    const fake = new FakeDownstreams();
+    fake.metadataInputs = ['input_ids', 'pixel_values'];
+    const error = await rejectionOf(pipelineWith(fake).classify(input(['a']), budget()));
+    assert.equal(error.code, status.FAILED_PRECONDITION);
+    assert.match(error.message, /takes an input "pixel_values"/);
+  });
+
+  it('rejects an empty batch, an empty text and a batch over the limit before any hop', async () => {
+    const fake = new FakeDownstreams();
+    const pipeline = pipelineWith(fake, 2);
+    const empty = await rejectionOf(pipeline.classify(input([]), budget()));
+    assert.deepEqual([empty.code, empty.message], [status.INVALID_ARGUMENT, 'texts is empty: send at least one text']);
+    const blank = await rejectionOf(pipeline.classify(input(['ok', '']), budget()));
+    assert.match(blank.message, /^texts\[1\] is empty/);
+    const over = await rejectionOf(pipeline.classify(input(['a', 'b', 'c']), budget()));
+    assert.equal(over.code, status.INVALID_ARGUMENT);
+    assert.match(over.message, /texts has 3 items; at most 2/);
+    assert.equal(fake.sent.encode.length, 0);
+  });
+
+  it('fails INTERNAL when the model\'s output does not match the batch', async () => {
+    const fake = new FakeDownstreams();
+    fake.logits = (rows) => ({ shape: [rows, 2], bytes: Buffer.alloc(rows * 8 - 4) });
+    const error = await rejectionOf(pipelineWith(fake).classify(input(['a', 'b']), budget()));
+    assert.equal(error.code, status.INTERNAL);
+    assert.match(error.message, /holds 12 bytes; \[2, 2\] FP32 needs 16/);
+  });
+
+  it('surfaces a tokenizer NOT_FOUND as is and does not cache a failed metadata lookup', async () => {
+    const fake = new FakeDownstreams();
+    fake.encode = async () => Promise.reject(Object.assign(new Error('x'), { code: status.NOT_FOUND, details: 'unknown model "nope"', metadata: new Metadata() }));
+    const error = await rejectionOf(pipelineWith(fake).classify(input(['a'], { modelName: 'nope' }), budget()));
+    assert.deepEqual([error.code, error.message], [status.NOT_FOUND, 'unknown model "nope"']);
+
+    const flaky = new FakeDownstreams();
+    const real = flaky.modelMetadata.bind(flaky);
+    let failures = 1;
+    flaky.modelMetadata = async (request) => {
+      if (failures-- > 0) throw Object.assign(new Error('x'), { code: status.INTERNAL, details: 'metadata broke', metadata: new Metadata() });
+      return real(request);
+    };
+    const pipeline = pipelineWith(flaky);
+    await rejectionOf(pipeline.classify(input(['a']), budget()));
+    assert.equal((await pipeline.classify(input(['a']), budget())).length, 1);
+  });
+});

@@ -1,0 +1,170 @@
+import { status } from '@grpc/grpc-js';
+import type { inference, pipeline } from '@inference-mesh/protos';
+import { ServiceError, invalidArgument } from '@inference-mesh/service-kit';
+import type { Hop } from './config';
+import type { Downstreams } from './downstreams';
+import type { AttemptOptions, HopPolicy } from './hop-policy';
+
+export interface ClassifyInput {
+  /** UTF-8 bytes as received; the tokenizer validates the encoding. */
+  readonly texts: readonly Uint8Array[];
+  /** Empty: the default model. */
+  readonly modelName: string;
+  /** Empty: the version the tokenizer resolves (the latest). */
+  readonly modelVersion: string;
+  /** 0: every label. */
+  readonly topK: number;
+}
+
+export interface CallBudget {
+  readonly deadlineMs: number;
+  readonly signal: AbortSignal;
+}
+
+export interface PipelineOptions {
+  readonly defaultModel: string;
+  readonly maxBatchTexts: number;
+}
+
+/** Where each model input's bytes come from. */
+type InputSource = 'ids' | 'mask' | 'zeros';
+
+interface ModelSignature {
+  readonly inputs: readonly { readonly name: string; readonly source: InputSource }[];
+  readonly outputName: string;
+}
+
+/** Hugging Face input names the tokenizer's output can feed; single-text classifiers use segment 0 throughout. */
+const INPUT_SOURCES: Readonly<Record<string, InputSource>> = {
+  input_ids: 'ids',
+  attention_mask: 'mask',
+  token_type_ids: 'zeros',
+};
+
+const FP32_BYTES = 4;
+
+/**
+ * tokenizer -> model -> postprocess for one batch of texts. Every hop carries the whole batch, tensors travel
+ * as the raw bytes each service produced (the gateway never decodes ids or logits), and every call goes
+ * through its downstream's policy with the caller's deadline and cancellation.
+ */
+export class ClassifyPipeline {
+  private readonly signatures = new Map<string, Promise<ModelSignature>>();
+
+  constructor(
+    private readonly downstreams: Downstreams,
+    private readonly policies: Readonly<Record<Hop, HopPolicy>>,
+    private readonly options: PipelineOptions,
+  ) {}
+
+  async classify(input: ClassifyInput, budget: CallBudget): Promise<pipeline.ClassifyResult[]> {
+    this.validate(input.texts);
+    const modelName = input.modelName || this.options.defaultModel;
+    const encoded = await this.run('tokenizer', budget, (attempt) =>
+      this.downstreams.encode({ modelName, modelVersion: input.modelVersion, texts: input.texts as Uint8Array[] }, attempt),
+    );
+    const modelVersion = encoded.modelVersion;
+    const signature = await this.signature(modelName, modelVersion, budget);
+    const shape = [encoded.rows, encoded.sequenceLength];
+    let zeros: Buffer | undefined;
+    const rawInputContents = signature.inputs.map(({ source }) =>
+      source === 'ids' ? encoded.inputIds : source === 'mask' ? encoded.attentionMask : (zeros ??= Buffer.alloc(encoded.inputIds.length)),
+    );
+    const inferred = await this.run('model', budget, (attempt) =>
+      this.downstreams.modelInfer(
+        {
+          modelName,
+          modelVersion,
+          inputs: signature.inputs.map(({ name }) => ({ name, datatype: 'INT64', shape })),
+          outputs: [{ name: signature.outputName }],
+          rawInputContents,
+          parameters: { tokenizer_fingerprint: { stringParam: encoded.tokenizerFingerprint } },
+        },
+        attempt,
+      ),
+    );
+    const logits = this.logits(inferred, encoded.rows);
+    const processed = await this.run('postprocess', budget, (attempt) =>
+      this.downstreams.postprocess(
+        { modelName, modelVersion: inferred.modelVersion, rows: encoded.rows, numLabels: logits.numLabels, logits: logits.bytes, topK: input.topK },
+        attempt,
+      ),
+    );
+    if (processed.predictions.length !== encoded.rows) {
+      throw new ServiceError(status.INTERNAL, `postprocess returned ${processed.predictions.length} predictions for ${encoded.rows} rows`);
+    }
+    const truncated = new Set(encoded.truncatedRows);
+    return processed.predictions.map((prediction, row) => ({
+      label: prediction.label,
+      score: prediction.score,
+      scores: prediction.scores,
+      modelName,
+      modelVersion: inferred.modelVersion,
+      truncated: truncated.has(row),
+      degraded: false,
+    }));
+  }
+
+  private validate(texts: readonly Uint8Array[]): void {
+    if (texts.length === 0) throw invalidArgument('texts is empty: send at least one text');
+    if (texts.length > this.options.maxBatchTexts) {
+      throw invalidArgument(`texts has ${texts.length} items; at most ${this.options.maxBatchTexts} are accepted per call: split the batch`);
+    }
+    const empty = texts.findIndex((text) => text.length === 0);
+    if (empty >= 0) throw invalidArgument(`texts[${empty}] is empty: every text needs at least one character`);
+  }
+
+  private run<T>(hop: Hop, budget: CallBudget, attempt: (options: AttemptOptions) => Promise<T>): Promise<T> {
+    return this.policies[hop].execute(attempt, budget.deadlineMs, budget.signal);
+  }
+
+  /** The model's inputs and output, read once per version from ModelMetadata. */
+  private signature(modelName: string, modelVersion: string, budget: CallBudget): Promise<ModelSignature> {
+    const key = `${modelName}/${modelVersion}`;
+    let cached = this.signatures.get(key);
+    if (!cached) {
+      cached = this.run('model', budget, (attempt) => this.downstreams.modelMetadata({ name: modelName, version: modelVersion }, attempt)).then(
+        (metadata) => toSignature(key, metadata),
+      );
+      // A failure is not cached: the next request asks again.
+      cached.catch(() => this.signatures.delete(key));
+      this.signatures.set(key, cached);
+    }
+    return cached;
+  }
+
+  private logits(response: inference.ModelInferResponse__Output, rows: number): { bytes: Buffer; numLabels: number } {
+    const output = response.outputs[0];
+    const bytes = response.rawOutputContents[0];
+    const numLabels = output?.shape[1];
+    if (!output || !bytes || output.datatype !== 'FP32' || output.shape.length !== 2 || output.shape[0] !== rows || !numLabels) {
+      throw new ServiceError(status.INTERNAL, `the model answered ${rows} rows with an unexpected output: ${describeOutput(output)}`);
+    }
+    if (bytes.length !== rows * numLabels * FP32_BYTES) {
+      throw new ServiceError(status.INTERNAL, `the model's ${output.name} holds ${bytes.length} bytes; [${rows}, ${numLabels}] FP32 needs ${rows * numLabels * FP32_BYTES}`);
+    }
+    return { bytes, numLabels };
+  }
+}
+
+function toSignature(key: string, metadata: inference.ModelMetadataResponse__Output): ModelSignature {
+  const inputs = metadata.inputs.map(({ name, datatype }) => {
+    const source = INPUT_SOURCES[name];
+    if (!source) {
+      throw new ServiceError(status.FAILED_PRECONDITION, `${key} takes an input "${name}" that the tokenizer does not produce (it produces ${Object.keys(INPUT_SOURCES).join(', ')})`);
+    }
+    if (datatype !== 'INT64') {
+      throw new ServiceError(status.FAILED_PRECONDITION, `${key} takes ${name} as ${datatype}; the tokenizer produces INT64`);
+    }
+    return { name, source };
+  });
+  const output = metadata.outputs.find((o) => o.name === 'logits') ?? (metadata.outputs.length === 1 ? metadata.outputs[0] : undefined);
+  if (!output || output.datatype !== 'FP32') {
+    throw new ServiceError(status.FAILED_PRECONDITION, `${key} has no FP32 "logits" output (outputs: ${metadata.outputs.map((o) => `${o.name} ${o.datatype}`).join(', ')})`);
+  }
+  return { inputs, outputName: output.name };
+}
+
+function describeOutput(output: inference.ModelInferResponse__Output['outputs'][number] | undefined): string {
+  return output ? `${output.name} ${output.datatype} [${output.shape.join(', ')}]` : 'none';
+}
