@@ -1,0 +1,66 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadPostprocessProto, SERVICE_NAMES } from '@inference-mesh/protos';
+import { service as healthService } from 'grpc-health-check';
+import { strict as assert } from 'node:assert';
+import { invalidArgument } from './errors';
+import { unaryHandler } from './handlers';
+import { createLogger } from './logger';
+import { ServiceServer } from './service-server';
+
+const logger = createLogger('test', 'error', () => {});
+const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
+
+function check(client: grpc.Client, service: string): Promise<string> {
+  return new Promise((resolve) => {
+    (client as unknown as { Check: Function }).Check({ service }, (error: grpc.ServiceError | null, response?: { status: string }) =>
+      resolve(error ? grpc.status[error.code] : response!.status),
+    );
+  });
+}
+
+describe('ServiceServer', () => {
+  it('reports NOT_SERVING until ready, maps handler errors to status, and drains on shutdown', async () => {
+    const proto = loadPostprocessProto();
+    let release!: () => void;
+    const server = new ServiceServer({ host: '127.0.0.1', port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 300, drainTimeoutMs: 5_000, logLevel: 'error' }, logger);
+    server.addService(SERVICE_NAMES.postprocess, proto.grpc.inference_mesh.postprocess.v1.PostprocessService.service, {
+      Postprocess: unaryHandler('Postprocess', logger, async (request: { rows: number }) => {
+        if (request.rows === 0) throw invalidArgument('rows must be at least 1');
+        if (request.rows === 2) throw new Error('a bug');
+        if (request.rows === 3) await new Promise<void>((resolve) => (release = resolve));
+        return { predictions: [] };
+      }),
+    }, proto.packageDefinition);
+    const port = await server.start();
+    const target = `127.0.0.1:${port}`;
+    const health = new HealthClient(target, grpc.credentials.createInsecure());
+    const client = new proto.grpc.inference_mesh.postprocess.v1.PostprocessService(target, grpc.credentials.createInsecure());
+    const postprocess = (rows: number) =>
+      new Promise<grpc.ServiceError | null>((resolve) => client.Postprocess({ rows }, (error) => resolve(error)));
+    try {
+      assert.equal(await check(health, ''), 'NOT_SERVING');
+      server.setServing(true);
+      assert.equal(await check(health, ''), 'SERVING');
+      assert.equal(await check(health, SERVICE_NAMES.postprocess), 'SERVING');
+      assert.equal(await check(health, 'no.such.Service'), 'NOT_FOUND');
+
+      const invalid = await postprocess(0);
+      assert.deepEqual([invalid?.code, invalid?.details], [grpc.status.INVALID_ARGUMENT, 'rows must be at least 1']);
+      const bug = await postprocess(2);
+      assert.equal(bug?.code, grpc.status.INTERNAL);
+      assert.doesNotMatch(bug!.details, /a bug/, 'internal details stay in the log');
+
+      const inFlight = postprocess(3);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const stopped = server.shutdown();
+      assert.equal(await check(health, ''), 'NOT_SERVING', 'during the grace, health says NOT_SERVING but still answers');
+      release();
+      assert.equal(await inFlight, null, 'the in-flight call finishes during the drain');
+      await stopped;
+    } finally {
+      health.close();
+      client.close();
+      await server.shutdown();
+    }
+  });
+});
