@@ -1,2 +1,3 @@
 export { readModelConfig, type ModelConfig } from './model-config';
 export { scanModelRepository, modelFiles, tokenizerFingerprint, type ModelVersionDir } from './repository';
+export { ModelVersions, type VersionSlot, type ResolvedVersion, type LoadModelVersionsOptions } from './model-versions';

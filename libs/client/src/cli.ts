@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseCommand, UsageError, USAGE, type ClassifyCommand } from './cli-args';
+import { formatHealth, formatResult } from './cli-output';
+import { isPipelineError } from './errors';
+import { PipelineClient } from './pipeline-client';
+
+/** Runs `imesh` with `argv` (no `node`, no script path) and returns the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`imesh: ${error.message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+
+  // The reader went away (`imesh ... | head`): nothing left to do, and nothing worth saying.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`imesh: stdout: ${error.message}\n`);
+    process.exit(1);
+  });
+
+  let client: PipelineClient | undefined;
+  try {
+    client = new PipelineClient(command.connection);
+    if (command.kind === 'health') {
+      const { text, allServing } = formatHealth(await client.healthAll());
+      await writeOut(text);
+      return allServing ? 0 : 1;
+    }
+    await classify(client, command);
+    return 0;
+  } catch (error) {
+    // A PipelineError's message is already `CODE: details`.
+    process.stderr.write(`imesh: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    client?.close();
+  }
+}
+
+async function classify(client: PipelineClient, command: ClassifyCommand): Promise<void> {
+  const { model, version, topK, deadlineMs, batchSize } = command;
+  const format = { withScores: topK !== undefined };
+  if ('texts' in command.input) {
+    const { texts } = command.input;
+    const { results } = await client.classify(texts, { model, version, topK, deadlineMs });
+    for (const [index, result] of results.entries()) await writeOut(`${formatResult(texts[index]!, result, format)}\n`);
+    return;
+  }
+  const { file } = command.input;
+  const name = file === '-' ? 'stdin' : file;
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const lines = readLines(input, name);
+  let printed = 0;
+  try {
+    for await (const { text, result } of client.classifyAll(lines, { model, version, topK, deadlineMs, batchSize })) {
+      await writeOut(`${formatResult(text, result, format)}\n`);
+      printed++;
+    }
+  } catch (error) {
+    // The server names texts by their index in the request; batches are yielded whole and in order, so the
+    // failed one starts right after the last line printed.
+    if (isPipelineError(error)) throw new Error(`${error.message} (in the batch from line ${printed + 1} of ${name})`);
+    throw error;
+  } finally {
+    // After a failure the rest of the input is unread: a stdin still open would keep the process waiting.
+    input.destroy();
+  }
+}
+
+/** Lines of `input`, read as it is consumed; bytes that are not UTF-8 fail the read instead of becoming U+FFFD. */
+function readLines(input: Readable, name: string): AsyncIterable<string> {
+  const decoded = strictUtf8(name);
+  // pipeline() carries a read error (a missing file, say) on to `decoded`, which fails the readline iterator.
+  pipeline(input, decoded).catch(() => {});
+  return createInterface({ input: decoded, crlfDelay: Infinity });
+}
+
+function strictUtf8(name: string): Transform {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let offset = 0;
+  return new Transform({
+    readableObjectMode: true,
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        const text = decoder.decode(chunk, { stream: true });
+        offset += chunk.length;
+        callback(null, text === '' ? undefined : text);
+      } catch {
+        callback(new Error(`${name} is not valid UTF-8 (in bytes ${offset} to ${offset + chunk.length - 1})`));
+      }
+    },
+    flush(callback) {
+      try {
+        const text = decoder.decode();
+        callback(null, text === '' ? undefined : text);
+      } catch {
+        callback(new Error(`${name} is not valid UTF-8 (it ends inside a character)`));
+      }
+    },
+  });
+}
+
+/** Waits when stdout's buffer is full, so a slow reader slows the classification rather than filling memory. */
+async function writeOut(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+}

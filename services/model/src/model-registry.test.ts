@@ -1,0 +1,210 @@
+import { strict as assert } from 'node:assert';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { modelFiles, tokenizerFingerprint } from '@inference-mesh/model-repository';
+import { createLogger } from '@inference-mesh/service-kit';
+import { Tensor } from 'onnxruntime-node';
+import { DEFAULT_REPOSITORY_ROOT } from './config';
+import { InferenceService } from './inference-service';
+import { ModelRegistry, type ReadyVersion } from './model-registry';
+import { ortCpuLoader, type ModelLoader, type ModelRunner } from './model-runner';
+import { assertRejectsWithServiceError, assertServiceError, inferInput, inferRequest, int64Bytes } from './test-support';
+
+const SENTIMENT_2 = join(DEFAULT_REPOSITORY_ROOT, 'sentiment', '2');
+
+function quietLogger(lines: string[] = []) {
+  return createLogger('model', 'info', (line) => lines.push(line));
+}
+
+function tempRepository(): string {
+  return mkdtempSync(join(tmpdir(), 'model-registry-'));
+}
+
+/** Copies a real version folder to `<root>/<name>/<version>/`. */
+function copyVersion(from: string, root: string, name: string, version: string): string {
+  const dir = join(root, name, version);
+  mkdirSync(dir, { recursive: true });
+  for (const file of ['model.onnx', 'tokenizer.json', 'config.json']) copyFileSync(join(from, file), join(dir, file));
+  return dir;
+}
+
+/** A loader whose runner records its runs; the model file is not read. */
+function fakeLoader(runs: string[], options: { failWarmUp?: boolean } = {}): ModelLoader {
+  return async (modelPath) => {
+    const runner: ModelRunner = {
+      async run(_feeds, outputNames, signal): Promise<Record<string, Tensor>> {
+        signal.throwIfAborted();
+        runs.push(modelPath);
+        if (options.failWarmUp) throw new Error('kernel exploded');
+        return Object.fromEntries(outputNames.map((name) => [name, new Tensor('float32', new Float32Array(2), [1, 2])]));
+      },
+      async release() {},
+    };
+    return {
+      runner,
+      inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }],
+      outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }],
+    };
+  };
+}
+
+describe('ModelRegistry', function () {
+  this.timeout(60_000);
+
+  describe('with the committed sentiment versions', () => {
+    let registry: ModelRegistry;
+    before(async () => {
+      registry = await ModelRegistry.load({
+        repositoryRoot: DEFAULT_REPOSITORY_ROOT,
+        loadModel: ortCpuLoader({ intraOpThreads: 1 }),
+        logger: quietLogger(),
+      });
+    });
+    after(() => registry?.release());
+
+    it('loads versions 1 and 2 as READY, and the server is ready', () => {
+      assert.deepEqual(
+        registry.versions.map((v) => [v.label, v.state]),
+        [
+          ['sentiment/1', 'READY'],
+          ['sentiment/2', 'READY'],
+        ],
+      );
+      assert.equal(registry.ready, true);
+    });
+
+    it('reads the inputs and outputs as KServe datatypes, -1 for dynamic dimensions', () => {
+      const v2 = registry.resolveReady('sentiment', '2');
+      assert.deepEqual(v2.inputs, [
+        { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+        { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
+      ]);
+      assert.deepEqual(v2.outputs, [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }]);
+    });
+
+    it('knows each version\'s tokenizer fingerprint, vocabulary size and maximum sequence length', () => {
+      const v1 = registry.resolveReady('sentiment', '1');
+      assert.equal(v1.fingerprint, tokenizerFingerprint(modelFiles(v1.dir).tokenizer));
+      assert.match(v1.fingerprint ?? '', /^sha256:[0-9a-f]{64}$/);
+      assert.equal(v1.vocabularySize, 8192);
+      assert.equal(v1.maxSequenceLength, 128);
+    });
+
+    it('resolves an empty version to the highest READY one, and explicit versions as named', () => {
+      assert.equal(registry.find('sentiment', '').version, '2');
+      assert.equal(registry.resolveReady('sentiment', '').version, '2');
+      assert.equal(registry.resolveReady('sentiment', '1').version, '1');
+      assert.deepEqual(registry.readyVersionsOf('sentiment').map((v) => v.version), ['1', '2']);
+    });
+
+    it('answers NOT_FOUND for an unknown model or version, listing what there is', () => {
+      assertServiceError(() => registry.find('toxicity', ''), status.NOT_FOUND, /unknown model "toxicity"; available models: sentiment/);
+      assertServiceError(
+        () => registry.resolveReady('sentiment', '7'),
+        status.NOT_FOUND,
+        /model "sentiment" has no version "7"; available versions: 1, 2/,
+      );
+    });
+
+    it('runs a real batch through a version\'s runner', async () => {
+      const v2 = registry.resolveReady('sentiment', '2');
+      const ids = new Tensor('int64', BigInt64Array.from([2n, 199n, 186n, 130n, 494n, 3n]), [1, 6]);
+      const mask = new Tensor('int64', new BigInt64Array(6).fill(1n), [1, 6]);
+      const out = await v2.runner.run({ input_ids: ids, attention_mask: mask }, ['logits'], new AbortController().signal);
+      assert.deepEqual(out['logits']!.dims, [1, 2]);
+    });
+
+    it('does not run for an aborted signal', async () => {
+      const v2 = registry.resolveReady('sentiment', '2');
+      const controller = new AbortController();
+      controller.abort(new Error('gone'));
+      await assert.rejects(v2.runner.run({}, ['logits'], controller.signal), /gone/);
+    });
+  });
+
+  describe('with a broken version', () => {
+    it('marks a garbage model.onnx UNAVAILABLE with its error, logs it, and serves the other version', async () => {
+      const root = tempRepository();
+      copyVersion(SENTIMENT_2, root, 'sentiment', '2');
+      mkdirSync(join(root, 'sentiment', '3'));
+      writeFileSync(join(root, 'sentiment', '3', 'model.onnx'), 'this is not an ONNX model');
+      const lines: string[] = [];
+      const registry = await ModelRegistry.load({
+        repositoryRoot: root,
+        loadModel: ortCpuLoader({ intraOpThreads: 1 }),
+        logger: quietLogger(lines),
+      });
+      try {
+        const [v2, v3] = registry.versions;
+        assert.equal(v2?.state, 'READY');
+        assert.equal(v3?.state, 'UNAVAILABLE');
+        assert.ok(v3?.state === 'UNAVAILABLE' && v3.error.length > 0);
+        assert.equal(registry.ready, false, 'not every version is ready');
+        assert.equal(registry.anyReady, true);
+        assert.equal(registry.find('sentiment', '').version, '2', 'latest READY, not latest');
+        assert.equal(registry.find('sentiment', '3').state, 'UNAVAILABLE');
+        assertServiceError(() => registry.resolveReady('sentiment', '3'), status.FAILED_PRECONDITION, /^sentiment\/3 failed to load and cannot serve: /);
+        assertServiceError(() => registry.find('sentiment', '4'), status.NOT_FOUND, /available versions: 2, 3 \(UNAVAILABLE: /);
+        const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; version?: string });
+        assert.ok(logged.some((l) => l.level === 'error' && l.version === '3' && /failed to load/.test(l.msg)));
+      } finally {
+        await registry.release();
+      }
+    });
+
+    it('marks a version whose warm-up run fails UNAVAILABLE, and says so for an empty version when none is READY', async () => {
+      const root = tempRepository();
+      mkdirSync(join(root, 'toy', '1'), { recursive: true });
+      writeFileSync(join(root, 'toy', '1', 'model.onnx'), '');
+      const registry = await ModelRegistry.load({ repositoryRoot: root, loadModel: fakeLoader([], { failWarmUp: true }), logger: quietLogger() });
+      const [v1] = registry.versions;
+      assert.ok(v1?.state === 'UNAVAILABLE');
+      assert.match(v1.error, /warm-up run failed: kernel exploded/);
+      assert.equal(registry.find('toy', '').version, '1');
+      assert.equal(registry.anyReady, false);
+      assertServiceError(() => registry.resolveReady('toy', ''), status.FAILED_PRECONDITION, /model "toy" has no READY version: 1 \(UNAVAILABLE: warm-up/);
+    });
+
+    it('is not ready with an empty repository', async () => {
+      const registry = await ModelRegistry.load({ repositoryRoot: tempRepository(), loadModel: fakeLoader([]), logger: quietLogger() });
+      assert.equal(registry.ready, false);
+      assertServiceError(() => registry.find('sentiment', ''), status.NOT_FOUND, /available models: \(none\)/);
+    });
+  });
+
+  describe('InferenceService', () => {
+    it('warms each version up once, and starts no run for a request whose caller has gone', async () => {
+      const root = tempRepository();
+      for (const version of ['1', '2']) {
+        mkdirSync(join(root, 'toy', version), { recursive: true });
+        writeFileSync(join(root, 'toy', version, 'model.onnx'), '');
+      }
+      const runs: string[] = [];
+      const registry = await ModelRegistry.load({ repositoryRoot: root, loadModel: fakeLoader(runs), logger: quietLogger() });
+      assert.equal(runs.length, 2, 'one warm-up run per version');
+      const service = new InferenceService({ registry, maxBatchSize: 8, serverName: 'test', serverVersion: '0.0.0' });
+      const request = inferRequest({ modelName: 'toy', inputs: [inferInput('input_ids', 'INT64', [1, 2])], rawInputContents: [int64Bytes([5, 6])] });
+      const live = { signal: new AbortController().signal, deadlineMs: Infinity, metadata: undefined as never };
+      const response = await service.modelInfer(request, live);
+      assert.equal(response.modelVersion, '2');
+      assert.equal(runs.length, 3);
+
+      const controller = new AbortController();
+      const reason = new Error('the caller cancelled the call');
+      reason.name = 'AbortError';
+      controller.abort(reason);
+      await assert.rejects(service.modelInfer(request, { ...live, signal: controller.signal }), { name: 'AbortError' });
+      assert.equal(runs.length, 3, 'no run for an aborted request');
+
+      await assertRejectsWithServiceError(
+        () => service.modelInfer({ ...request, modelVersion: '9' }, live),
+        status.NOT_FOUND,
+        /model "toy" has no version "9"; available versions: 1, 2/,
+      );
+      const ready: ReadyVersion = registry.resolveReady('toy', '1');
+      assert.equal(ready.fingerprint, undefined, 'no tokenizer.json, no fingerprint');
+    });
+  });
+});

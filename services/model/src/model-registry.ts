@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import { modelFiles, readModelConfig, scanModelRepository, tokenizerFingerprint } from '@inference-mesh/model-repository';
+import { failedPrecondition, notFound, type Logger } from '@inference-mesh/service-kit';
+import { Tensor } from 'onnxruntime-node';
+import { elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './datatypes';
+import type { ModelLoader, ModelRunner } from './model-runner';
+import type { ModelSignature } from './tensor-codec';
+import { readVocabularySize, type ServedTokenizer } from './tokenizer-check';
+
+export type VersionState = 'READY' | 'UNAVAILABLE';
+
+interface VersionBase {
+  readonly name: string;
+  /** Decimal digits. */
+  readonly version: string;
+  readonly dir: string;
+  /** `<name>/<version>`, as messages name it. */
+  readonly label: string;
+}
+
+/** A version loaded, warmed up and serving. */
+export interface ReadyVersion extends VersionBase, ModelSignature, ServedTokenizer {
+  readonly state: 'READY';
+  readonly runner: ModelRunner;
+}
+
+/** A version found in the repository that failed to load; the others are served regardless. */
+export interface UnavailableVersion extends VersionBase {
+  readonly state: 'UNAVAILABLE';
+  readonly error: string;
+}
+
+export type ModelVersion = ReadyVersion | UnavailableVersion;
+
+export interface ModelRegistryOptions {
+  readonly repositoryRoot: string;
+  readonly loadModel: ModelLoader;
+  readonly logger: Logger;
+}
+
+/**
+ * Every model version of a repository (`<root>/<name>/<version>/model.onnx`), each with its own session. A
+ * version that fails to load, warm up or describe itself is kept as UNAVAILABLE with the reason, logged, and
+ * the others are served.
+ */
+export class ModelRegistry {
+  private readonly byName: ReadonlyMap<string, readonly ModelVersion[]>;
+
+  private constructor(readonly versions: readonly ModelVersion[]) {
+    const byName = new Map<string, ModelVersion[]>();
+    for (const version of versions) {
+      const list = byName.get(version.name) ?? [];
+      list.push(version);
+      byName.set(version.name, list);
+    }
+    this.byName = byName;
+  }
+
+  static async load(options: ModelRegistryOptions): Promise<ModelRegistry> {
+    const versions: ModelVersion[] = [];
+    // One at a time: loads compete for the same cores, and the order keeps the log readable.
+    for (const found of scanModelRepository(options.repositoryRoot)) {
+      const label = `${found.name}/${found.version}`;
+      const started = Date.now();
+      try {
+        const ready = await loadVersion({ ...found, label }, options.loadModel);
+        options.logger.info('model version ready', {
+          model: found.name,
+          version: found.version,
+          loadMs: Date.now() - started,
+          inputs: ready.inputs,
+          outputs: ready.outputs,
+          tokenizerFingerprint: ready.fingerprint,
+        });
+        versions.push(ready);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        options.logger.error('model version failed to load; serving the others', {
+          model: found.name,
+          version: found.version,
+          dir: found.dir,
+          error,
+        });
+        versions.push({ ...found, label, state: 'UNAVAILABLE', error: message });
+      }
+    }
+    if (versions.length === 0) options.logger.warn('the model repository holds no model', { root: options.repositoryRoot });
+    return new ModelRegistry(versions);
+  }
+
+  /** Ready for inference: at least one version, and every version found is READY (Triton's strict readiness). */
+  get ready(): boolean {
+    return this.versions.length > 0 && this.versions.every((v) => v.state === 'READY');
+  }
+
+  /** At least one version can serve. */
+  get anyReady(): boolean {
+    return this.versions.some((v) => v.state === 'READY');
+  }
+
+  /** READY versions of a model, in numeric order; NOT_FOUND for an unknown model. */
+  readyVersionsOf(name: string): ReadyVersion[] {
+    return this.versionsOf(name).filter(isReady);
+  }
+
+  /**
+   * The version a request means: an explicit version as named, or for an empty one the highest-numbered READY
+   * version (Triton's "latest" policy), or the highest-numbered at all when none is READY. NOT_FOUND for an
+   * unknown model or version, listing the ones there are.
+   */
+  find(name: string, version: string): ModelVersion {
+    const versions = this.versionsOf(name);
+    if (version === '') {
+      const latest = versions.filter(isReady).at(-1) ?? versions.at(-1);
+      if (!latest) throw notFound(`model ${JSON.stringify(name)} has no versions`);
+      return latest;
+    }
+    const found = versions.find((v) => v.version === version);
+    if (!found) {
+      throw notFound(
+        `model ${JSON.stringify(name)} has no version ${JSON.stringify(version)}; available versions: ${describeVersions(versions)}`,
+      );
+    }
+    return found;
+  }
+
+  /**
+   * As `find`, then FAILED_PRECONDITION (with the load error) unless the version is READY. Not UNAVAILABLE:
+   * a version that failed to load stays failed, and UNAVAILABLE would make callers retry and trip breakers.
+   */
+  resolveReady(name: string, version: string): ReadyVersion {
+    const found = this.find(name, version);
+    if (found.state === 'READY') return found;
+    if (version === '') {
+      throw failedPrecondition(`model ${JSON.stringify(name)} has no READY version: ${describeVersions(this.versionsOf(name))}`);
+    }
+    throw failedPrecondition(`${found.label} failed to load and cannot serve: ${found.error}`);
+  }
+
+  /** Frees every session; idempotent. */
+  async release(): Promise<void> {
+    await Promise.all(this.versions.filter(isReady).map((v) => v.runner.release()));
+  }
+
+  private versionsOf(name: string): readonly ModelVersion[] {
+    const versions = this.byName.get(name);
+    if (!versions) {
+      const names = [...this.byName.keys()];
+      throw notFound(
+        `unknown model ${JSON.stringify(name)}; available models: ${names.length > 0 ? names.join(', ') : '(none)'}`,
+      );
+    }
+    return versions;
+  }
+}
+
+function isReady(version: ModelVersion): version is ReadyVersion {
+  return version.state === 'READY';
+}
+
+function describeVersions(versions: readonly ModelVersion[]): string {
+  return versions.map((v) => (v.state === 'READY' ? v.version : `${v.version} (UNAVAILABLE: ${v.error})`)).join(', ');
+}
+
+async function loadVersion(found: VersionBase, loadModel: ModelLoader): Promise<ReadyVersion> {
+  const files = modelFiles(found.dir);
+  // Tokenizer and config are optional: a model served to plain KServe clients needs neither.
+  const hasTokenizer = existsSync(files.tokenizer);
+  const fingerprint = hasTokenizer ? tokenizerFingerprint(files.tokenizer) : undefined;
+  const vocabularySize = hasTokenizer ? readVocabularySize(files.tokenizer) : undefined;
+  const maxSequenceLength = existsSync(files.config) ? readModelConfig(found.dir).maxSequenceLength : undefined;
+
+  const { runner, inputs, outputs } = await loadModel(files.model);
+  try {
+    await warmUp(runner, inputs, outputs);
+  } catch (error) {
+    await runner.release();
+    throw new Error(`warm-up run failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { ...found, state: 'READY', runner, inputs, outputs, fingerprint, vocabularySize, maxSequenceLength };
+}
+
+/**
+ * One run with every variable dimension at 1 and all-zero inputs, so that the first request does not pay for
+ * ONNX Runtime's lazy allocations, and a model that cannot run at all is caught at load.
+ */
+async function warmUp(runner: ModelRunner, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): Promise<void> {
+  const feeds: Record<string, Tensor> = {};
+  for (const spec of inputs) {
+    const shape = spec.shape.map((dim) => (dim < 0 ? 1 : dim));
+    const count = elementCount(shape);
+    const zeros = new Uint8Array(count * 8);
+    feeds[spec.name] = new Tensor(ortTypeOf(spec.datatype), typedArrayOver(spec.datatype, zeros, count), shape);
+  }
+  await runner.run(feeds, outputs.map((o) => o.name), new AbortController().signal);
+}

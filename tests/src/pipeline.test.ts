@@ -1,0 +1,112 @@
+import { PipelineClient } from '@inference-mesh/client';
+import { REPO_ROOT } from '@inference-mesh/launcher';
+import { classifyBatch, loadVersion } from '@inference-mesh/model-tools/dist/evaluate';
+import { readSst2 } from '@inference-mesh/model-tools/dist/sst2';
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { useMesh } from './mesh-fixture';
+
+const run = promisify(execFile);
+const CHUNK = 64;
+
+/** What the mesh should answer, computed in this process with the same libraries: softmax of the logits. */
+async function inProcessPredictions(version: string, texts: readonly string[]): Promise<{ label: number; score: number }[]> {
+  const { encoder, session } = await loadVersion(join(REPO_ROOT, 'models', 'sentiment', version));
+  try {
+    const predictions: { label: number; score: number }[] = [];
+    for (let start = 0; start < texts.length; start += CHUNK) {
+      const { logits, labels } = await classifyBatch(encoder, session, texts.slice(start, start + CHUNK));
+      for (let row = 0; row * labels < logits.length; row++) {
+        const values = Array.from(logits.subarray(row * labels, (row + 1) * labels));
+        const max = Math.max(...values);
+        const exps = values.map((v) => Math.exp(v - max));
+        const sum = exps.reduce((a, b) => a + b, 0);
+        const best = values.indexOf(max);
+        predictions.push({ label: best, score: exps[best]! / sum });
+      }
+    }
+    return predictions;
+  } finally {
+    await session.release();
+  }
+}
+
+describe('the mesh, end to end (four processes, real gRPC)', function () {
+  this.timeout(300_000);
+  const fixture = useMesh();
+  let client: PipelineClient;
+  before(() => {
+    client = new PipelineClient({ target: fixture.mesh.gateway });
+  });
+  after(() => client.close());
+
+  it('answers every text of dev.tsv as the model does in-process, for both versions', async () => {
+    const texts = readSst2('dev').map((row) => row.text);
+    for (const version of ['1', '2']) {
+      const expected = await inProcessPredictions(version, texts);
+      const chunks: Promise<void>[] = [];
+      let mismatches = 0;
+      let maxScoreError = 0;
+      // Same 64-text batches as the in-process run (so padding is the same), four calls in flight.
+      const starts = Array.from({ length: Math.ceil(texts.length / CHUNK) }, (_, i) => i * CHUNK);
+      const worker = async () => {
+        for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
+          const response = await client.classify(texts.slice(start, start + CHUNK), { version });
+          response.results.forEach((result, i) => {
+            const want = expected[start + i]!;
+            assert.equal(result.modelVersion, version);
+            assert.equal(result.model, 'sentiment');
+            if (result.label !== (want.label === 1 ? 'positive' : 'negative')) mismatches++;
+            maxScoreError = Math.max(maxScoreError, Math.abs(result.score - want.score));
+          });
+        }
+      };
+      for (let i = 0; i < 4; i++) chunks.push(worker());
+      await Promise.all(chunks);
+      assert.equal(mismatches, 0, `version ${version}: labels differing from in-process inference`);
+      assert.ok(maxScoreError < 1e-6, `version ${version}: largest score difference ${maxScoreError}`);
+    }
+  });
+
+  it('serves the latest version unless one is pinned, and cuts scores to top_k', async () => {
+    const latest = await client.classify(['a gorgeous, witty, seductive movie.']);
+    assert.equal(latest.results[0]!.modelVersion, '2');
+    assert.ok(latest.requestId.length > 0, 'the gateway generates a request id');
+    const pinned = await client.classify(['a gorgeous, witty, seductive movie.'], { version: '1', topK: 1, requestId: 'req-7' });
+    assert.equal(pinned.requestId, 'req-7');
+    assert.equal(pinned.results[0]!.modelVersion, '1');
+    assert.deepEqual(pinned.results[0]!.scores.map((s) => s.label), ['positive']);
+    const all = await client.classify(['dull and lifeless'], { topK: 0 });
+    const scores = all.results[0]!.scores;
+    assert.deepEqual(scores.map((s) => s.label), ['negative', 'positive']);
+    assert.ok(Math.abs(scores[0]!.score + scores[1]!.score - 1) < 1e-6);
+  });
+
+  it('carries many requests on one ClassifyStream, matched by request id', async () => {
+    const stream = client.classifyStream();
+    const texts = ['a masterpiece', 'a waste of time', 'thrilling and heartfelt', 'boring , predictable mess'];
+    const responses = await Promise.all(texts.map((text) => stream.send([text])));
+    await stream.close();
+    assert.deepEqual(responses.map((r) => r.results[0]!.label), ['positive', 'negative', 'positive', 'negative']);
+  });
+
+  it('imesh classify (via npx, as the README says) prints positive and negative', async () => {
+    const env = { ...process.env, IMESH_TARGET: fixture.mesh.gateway };
+    const { stdout } = await run('npx', ['--no-install', 'imesh', 'classify', 'a gorgeous, witty, seductive movie.', 'the plot is a tedious, joyless mess.'], { cwd: REPO_ROOT, env });
+    const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(lines.map((l) => [l.text, l.label, l.model, l.model_version]), [
+      ['a gorgeous, witty, seductive movie.', 'positive', 'sentiment', '2'],
+      ['the plot is a tedious, joyless mess.', 'negative', 'sentiment', '2'],
+    ]);
+    assert.ok(typeof lines[0]!.score === 'number' && (lines[0]!.score as number) > 0.5);
+  });
+
+  it('imesh health shows every service SERVING through the gateway', async () => {
+    const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'libs', 'client', 'bin', 'imesh.js'), 'health', '--target', fixture.mesh.gateway]);
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 5, stdout);
+    for (const line of lines) assert.match(line, /SERVING$/);
+  });
+});
