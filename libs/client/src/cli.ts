@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseCommand, UsageError, USAGE, type ClassifyCommand } from './cli-args';
 import { formatHealth, formatResult } from './cli-output';
 import { isPipelineError } from './errors';
@@ -60,11 +59,10 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
   }
   const { file } = command.input;
   const name = file === '-' ? 'stdin' : file;
-  const input = file === '-' ? process.stdin : createReadStream(file);
-  const lines = readLines(input, name);
+  const input = openLines(file === '-' ? process.stdin : createReadStream(file), name);
   let printed = 0;
   try {
-    for await (const { text, result } of client.classifyAll(lines, { model, version, topK, deadlineMs, batchSize })) {
+    for await (const { text, result } of client.classifyAll(input.lines, { model, version, topK, deadlineMs, batchSize })) {
       await writeOut(`${formatResult(text, result, format)}\n`);
       printed++;
     }
@@ -75,16 +73,25 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
     throw error;
   } finally {
     // After a failure the rest of the input is unread: a stdin still open would keep the process waiting.
-    input.destroy();
+    input.close();
   }
 }
 
-/** Lines of `input`, read as it is consumed; bytes that are not UTF-8 fail the read instead of becoming U+FFFD. */
-function readLines(input: Readable, name: string): AsyncIterable<string> {
+/** Lines of `input`, read as they are consumed; bytes that are not UTF-8 fail the read instead of becoming U+FFFD. */
+function openLines(input: Readable, name: string): { readonly lines: AsyncIterable<string>; close(): void } {
   const decoded = strictUtf8(name);
-  // pipeline() carries a read error (a missing file, say) on to `decoded`, which fails the readline iterator.
-  pipeline(input, decoded).catch(() => {});
-  return createInterface({ input: decoded, crlfDelay: Infinity });
+  // pipe() does not carry a read error (a missing file, say) on: hand it to `decoded`, failing the line iterator.
+  input.on('error', (error) => decoded.destroy(error));
+  input.pipe(decoded);
+  const lines = createInterface({ input: decoded, crlfDelay: Infinity });
+  return {
+    lines,
+    close: () => {
+      lines.close();
+      input.unpipe(decoded);
+      input.destroy();
+    },
+  };
 }
 
 function strictUtf8(name: string): Transform {

@@ -246,6 +246,28 @@ describe('PipelineClient', () => {
       assert.deepEqual(labels, ['positive', 'negative', 'positive']);
     });
 
+    it('sends what a slow source has ready instead of waiting for a full batch', async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const tooLate = new Promise<never>((_, reject) => {
+        const timer = setTimeout(() => reject(new Error('classifyAll waited for a full batch')), 1000);
+        void released.then(() => clearTimeout(timer));
+      });
+      async function* source() {
+        yield 'good 1';
+        // The next text comes only once the first one's result is out.
+        await Promise.race([released, tooLate]);
+        yield 'good 2';
+      }
+      const seen: string[] = [];
+      for await (const { text } of client.classifyAll(source(), { batchSize: 32 })) {
+        seen.push(text);
+        release();
+      }
+      assert.deepEqual(seen, ['good 1', 'good 2']);
+      assert.deepEqual(server.requests.map((request) => request.texts.length), [1, 1]);
+    });
+
     it('reads an endless source lazily and stops it when the consumer leaves', async () => {
       let pulled = 0;
       let sourceClosed = false;

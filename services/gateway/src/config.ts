@@ -1,3 +1,4 @@
+import { readDefaultModel } from '@inference-mesh/model-repository';
 import { readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 
 export type Hop = 'tokenizer' | 'model' | 'postprocess';
@@ -60,7 +61,7 @@ export function readGatewayConfig(env: EnvReader): GatewayConfig {
       model: env.string('IMESH_MODEL_TARGET', DEFAULT_TARGETS.model),
       postprocess: env.string('IMESH_POSTPROCESS_TARGET', DEFAULT_TARGETS.postprocess),
     },
-    defaultModel: env.string('IMESH_DEFAULT_MODEL', 'sentiment'),
+    defaultModel: readDefaultModel(env),
     maxBatchTexts: env.integer('IMESH_MAX_BATCH_TEXTS', 256, { min: 1, max: 100_000 }),
     defaultDeadlineMs: env.integer('IMESH_DEFAULT_DEADLINE_MS', 30_000, { min: 1, max: 3_600_000 }),
     streamMaxInFlight: env.integer('IMESH_STREAM_MAX_IN_FLIGHT', 64, { min: 1, max: 100_000 }),

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
-import { DEFAULT_REPOSITORY_ROOT, readModelServiceConfig } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
+import { readModelServiceConfig } from './config';
 
 function read(env: Record<string, string>) {
   const reader = new EnvReader(env);
@@ -15,8 +16,8 @@ function read(env: Record<string, string>) {
 describe('readModelServiceConfig', () => {
   it('defaults to the committed models/, batches of 256, ONNX Runtime\'s thread choice and port 50053', () => {
     const config = read({});
-    assert.equal(config.repositoryRoot, DEFAULT_REPOSITORY_ROOT);
-    assert.ok(existsSync(join(DEFAULT_REPOSITORY_ROOT, 'sentiment', '2', 'model.onnx')), DEFAULT_REPOSITORY_ROOT);
+    assert.equal(config.repositoryRoot, DEFAULT_MODEL_REPOSITORY);
+    assert.ok(existsSync(join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2', 'model.onnx')), DEFAULT_MODEL_REPOSITORY);
     assert.equal(config.maxBatchSize, 256);
     assert.equal(config.intraOpThreads, 0);
     assert.equal(config.server.port, 50053);

@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readRepositoryRoot } from '@inference-mesh/model-repository';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 
 export interface ModelServiceConfig {
@@ -16,8 +17,6 @@ export interface ModelServiceConfig {
   readonly serverVersion: string;
 }
 
-/** The repository's `models/` folder, from `services/model/dist/`. */
-export const DEFAULT_REPOSITORY_ROOT = resolve(__dirname, '..', '..', '..', 'models');
 export const DEFAULT_MAX_BATCH_SIZE = 256;
 export const DEFAULT_SERVER_NAME = 'inference-mesh-model';
 
@@ -26,8 +25,7 @@ export const DEFAULT_SERVER_NAME = 'inference-mesh-model';
  * IMESH_MODEL_INTRA_OP_THREADS, IMESH_MODEL_SERVER_NAME.
  */
 export function readModelServiceConfig(env: EnvReader): ModelServiceConfig {
-  const repositoryRoot = resolve(env.string('IMESH_MODEL_REPOSITORY', DEFAULT_REPOSITORY_ROOT));
-  if (!isDirectory(repositoryRoot)) env.fail(`IMESH_MODEL_REPOSITORY=${JSON.stringify(repositoryRoot)}: not a directory`);
+  const repositoryRoot = readRepositoryRoot(env);
   return {
     server: readServerConfig(env, 'model'),
     repositoryRoot,
@@ -36,14 +34,6 @@ export function readModelServiceConfig(env: EnvReader): ModelServiceConfig {
     serverName: env.string('IMESH_MODEL_SERVER_NAME', DEFAULT_SERVER_NAME),
     serverVersion: packageVersion(),
   };
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 function packageVersion(): string {

@@ -6,13 +6,13 @@ import { status } from '@grpc/grpc-js';
 import { modelFiles, tokenizerFingerprint } from '@inference-mesh/model-repository';
 import { createLogger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
-import { DEFAULT_REPOSITORY_ROOT } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { InferenceService } from './inference-service';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
 import { ortCpuLoader, type ModelLoader, type ModelRunner } from './model-runner';
 import { assertRejectsWithServiceError, assertServiceError, inferInput, inferRequest, int64Bytes } from './test-support';
 
-const SENTIMENT_2 = join(DEFAULT_REPOSITORY_ROOT, 'sentiment', '2');
+const SENTIMENT_2 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2');
 
 function quietLogger(lines: string[] = []) {
   return createLogger('model', 'info', (line) => lines.push(line));
@@ -57,7 +57,7 @@ describe('ModelRegistry', function () {
     let registry: ModelRegistry;
     before(async () => {
       registry = await ModelRegistry.load({
-        repositoryRoot: DEFAULT_REPOSITORY_ROOT,
+        repositoryRoot: DEFAULT_MODEL_REPOSITORY,
         loadModel: ortCpuLoader({ intraOpThreads: 1 }),
         logger: quietLogger(),
       });

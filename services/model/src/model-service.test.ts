@@ -6,7 +6,8 @@ import { modelFiles, tokenizerFingerprint } from '@inference-mesh/model-reposito
 import { loadInferenceProto, SERVICE_NAMES, type inference } from '@inference-mesh/protos';
 import { createLogger, EnvReader } from '@inference-mesh/service-kit';
 import { service as healthService } from 'grpc-health-check';
-import { DEFAULT_REPOSITORY_ROOT, readModelServiceConfig } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
+import { readModelServiceConfig } from './config';
 import { startModelService, type StartedModelService } from './model-service';
 import { int64Bytes } from './test-support';
 
@@ -28,7 +29,7 @@ async function assertStatus(promise: Promise<unknown>, code: grpc.status, ...pat
   });
 }
 
-const SENTIMENT_2 = join(DEFAULT_REPOSITORY_ROOT, 'sentiment', '2');
+const SENTIMENT_2 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2');
 const vocab = (JSON.parse(readFileSync(modelFiles(SENTIMENT_2).tokenizer, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
 
 /** Token ids of lower-case words the BERT way: [CLS] words [SEP], padded with [PAD] to `length`. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { modelFiles } from '@inference-mesh/model-repository';
 import { Tensor } from 'onnxruntime-node';
-import { DEFAULT_REPOSITORY_ROOT } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { assertServiceError } from './test-support';
 import { checkTokenInputs, checkTokenizerFingerprint, readVocabularySize, type ServedTokenizer } from './tokenizer-check';
 
@@ -22,7 +22,7 @@ const ids = (values: number[], dims = [1, values.length]) => new Tensor('int64',
 describe('tokenizer-check', () => {
   describe('readVocabularySize', () => {
     it('reads 8192 ids from the committed sentiment tokenizer', () => {
-      assert.equal(readVocabularySize(modelFiles(join(DEFAULT_REPOSITORY_ROOT, 'sentiment', '2')).tokenizer), 8192);
+      assert.equal(readVocabularySize(modelFiles(join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2')).tokenizer), 8192);
     });
 
     it('counts one past the largest id of the vocabulary and the added tokens, for object and array vocabularies', () => {

@@ -2,7 +2,8 @@ import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_MODEL_REPOSITORY, readPostprocessConfig } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
+import { readPostprocessConfig } from './config';
 
 function read(env: Record<string, string>) {
   const reader = new EnvReader(env);

@@ -2,7 +2,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import type { postprocess } from '@inference-mesh/protos';
 import { createLogger, isServiceError, type CallContext } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
-import { DEFAULT_MODEL_REPOSITORY } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { LabelRegistry } from './label-registry';
 import { createPostprocessHandler } from './postprocess-handler';
 

@@ -3,7 +3,8 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL_REPOSITORY, readTokenizerConfig } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
+import { readTokenizerConfig } from './config';
 
 function read(env: Record<string, string>) {
   const reader = new EnvReader(env);

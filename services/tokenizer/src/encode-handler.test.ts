@@ -4,7 +4,7 @@ import { createLogger, isServiceError, type CallContext } from '@inference-mesh/
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { BatchEncoder, type EncodedBatch } from './batch-encoder';
-import { DEFAULT_MODEL_REPOSITORY } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { createEncodeHandler } from './encode-handler';
 import { TokenizerRegistry } from './tokenizer-registry';
 

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL_REPOSITORY } from './config';
+import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { TokenizerRegistry } from './tokenizer-registry';
 
 const SENTIMENT_1 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '1');
