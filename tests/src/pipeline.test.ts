@@ -1,11 +1,13 @@
-import { PipelineClient } from '@inference-mesh/client';
-import { REPO_ROOT } from '@inference-mesh/launcher';
+import { isPipelineError, PipelineClient } from '@inference-mesh/client';
+import { REPO_ROOT, type MeshService } from '@inference-mesh/launcher';
 import { classifyBatch, loadVersion } from '@inference-mesh/model-tools/dist/evaluate';
 import { readSst2 } from '@inference-mesh/model-tools/dist/sst2';
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { useMesh } from './mesh-fixture';
 
 const run = promisify(execFile);
@@ -84,6 +86,15 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
     assert.ok(Math.abs(scores[0]!.score + scores[1]!.score - 1) < 1e-6);
   });
 
+  it('fails DEADLINE_EXCEEDED when the caller\'s deadline is too short for the pipeline, and keeps serving', async () => {
+    await assert.rejects(client.classify(['a gorgeous, witty, seductive movie.'], { deadlineMs: 1 }), (error: unknown) => {
+      assert.ok(isPipelineError(error));
+      assert.equal(error.codeName, 'DEADLINE_EXCEEDED');
+      return true;
+    });
+    assert.equal((await client.classify(['a gorgeous, witty, seductive movie.'])).results[0]!.label, 'positive');
+  });
+
   it('carries many requests on one ClassifyStream, matched by request id', async () => {
     const stream = client.classifyStream();
     const texts = ['a masterpiece', 'a waste of time', 'thrilling and heartfelt', 'boring , predictable mess'];
@@ -101,6 +112,32 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
       ['the plot is a tedious, joyless mess.', 'negative', 'sentiment', '2'],
     ]);
     assert.ok(typeof lines[0]!.score === 'number' && (lines[0]!.score as number) > 0.5);
+  });
+
+  it('every service answers server reflection (grpcurl list) with its own service and health', async () => {
+    const protoPath = join(require.resolve('@grpc/reflection/package.json'), '..', 'build', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto');
+    const Reflection = (grpc.loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as any).grpc.reflection.v1.ServerReflection;
+    const expected: Record<MeshService, string> = {
+      gateway: 'inference_mesh.pipeline.v1.PipelineService',
+      tokenizer: 'inference_mesh.tokenizer.v1.TokenizerService',
+      model: 'inference.GRPCInferenceService',
+      postprocess: 'inference_mesh.postprocess.v1.PostprocessService',
+    };
+    for (const [service, name] of Object.entries(expected)) {
+      const client = new Reflection(fixture.mesh.services[service as MeshService].address, grpc.credentials.createInsecure());
+      const call = client.ServerReflectionInfo();
+      const listed = new Promise<string[]>((resolve, reject) => {
+        call.on('data', (response: { list_services_response?: { service: { name: string }[] } }) =>
+          resolve(response.list_services_response!.service.map((s) => s.name).sort()),
+        );
+        call.on('error', reject);
+      });
+      call.write({ list_services: '' });
+      const names = await listed;
+      call.end();
+      client.close();
+      assert.deepEqual(names, [name, 'grpc.health.v1.Health'].sort(), service);
+    }
   });
 
   it('imesh health shows every service SERVING through the gateway', async () => {

@@ -1,7 +1,7 @@
 import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { loadPipelineProto } from '@inference-mesh/protos';
 import { readFileSync } from 'node:fs';
-import { classifyAll } from './classify-all';
+import { classifyAll, DEFAULT_MAX_IN_FLIGHT } from './classify-all';
 import { ClassifyStream } from './classify-stream';
 import { cancelledError, PipelineError, toPipelineError } from './errors';
 import { checkHealth, GATEWAY_HEALTH_SERVICES } from './health';
@@ -24,7 +24,6 @@ const DEFAULT_DEADLINE_MS = 30_000;
 const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 const DEFAULT_KEEPALIVE_TIME_MS = 30_000;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 10_000;
-const DEFAULT_STREAM_MAX_IN_FLIGHT = 64;
 
 /** PEM files; all absent means TLS with the system's roots. A client certificate needs both chain and key. */
 export interface TlsOptions {
@@ -112,7 +111,7 @@ export class PipelineClient {
    */
   classifyStream(options: ClassifyStreamOptions = {}): ClassifyStream {
     this.assertOpen();
-    const { maxInFlight = DEFAULT_STREAM_MAX_IN_FLIGHT, signal } = options;
+    const { maxInFlight = DEFAULT_MAX_IN_FLIGHT, signal } = options;
     checkPositiveInteger(maxInFlight, 'maxInFlight');
     const deadline = callDeadline(deadlineFrom(options.deadlineMs, 'deadlineMs'));
     const call = this.stub.classifyStream(new Metadata(), deadline === undefined ? {} : { deadline });
