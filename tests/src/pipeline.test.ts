@@ -103,6 +103,16 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
     assert.deepEqual(responses.map((r) => r.results[0]!.label), ['positive', 'negative', 'positive', 'negative']);
   });
 
+  it('refuses one bad request on a stream with its own error, and the stream carries on', async () => {
+    const stream = client.classifyStream();
+    const [good, bad, after] = await Promise.allSettled([stream.send(['a masterpiece']), stream.send(['fine', '']), stream.send(['a waste of time'])]);
+    await stream.close();
+    assert.equal(good.status === 'fulfilled' && good.value.results[0]!.label, 'positive');
+    assert.ok(bad.status === 'rejected' && isPipelineError(bad.reason) && bad.reason.codeName === 'INVALID_ARGUMENT');
+    assert.match((bad as PromiseRejectedResult).reason.details, /texts\[1\] is empty/);
+    assert.equal(after.status === 'fulfilled' && after.value.results[0]!.label, 'negative');
+  });
+
   it('imesh classify (via npx, as the README says) prints positive and negative', async () => {
     const env = { ...process.env, IMESH_TARGET: fixture.mesh.gateway };
     const { stdout } = await run('npx', ['--no-install', 'imesh', 'classify', 'a gorgeous, witty, seductive movie.', 'the plot is a tedious, joyless mess.'], { cwd: REPO_ROOT, env });

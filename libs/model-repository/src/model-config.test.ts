@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModelConfig } from './model-config';
@@ -16,7 +16,7 @@ describe('readModelConfig', () => {
     const config = readModelConfig(
       versionDir({ id2label: { 1: 'positive', 0: 'negative' }, max_position_embeddings: 128, pad_token_id: 0 }),
     );
-    assert.deepEqual(config, { labels: ['negative', 'positive'], maxSequenceLength: 128, padTokenId: 0 });
+    assert.deepEqual(config, { labels: ['negative', 'positive'], maxSequenceLength: 128, padTokenId: 0, typeVocabSize: undefined });
   });
 
   it('takes the RoBERTa position offset into account and defaults to 512', () => {
@@ -35,15 +35,19 @@ describe('readModelConfig', () => {
 });
 
 describe('scanModelRepository', () => {
-  it('lists <name>/<version>/ folders that hold a model.onnx, versions in numeric order', () => {
+  it('lists <name>/<version>/ folders that hold a model.onnx, versions in numeric order, following links', () => {
     const root = mkdtempSync(join(tmpdir(), 'model-repo-'));
     for (const [name, version, withModel] of [['b', '10', true], ['b', '9', true], ['a', '1', true], ['a', 'x', true], ['a', '2', false]] as const) {
       mkdirSync(join(root, name, version), { recursive: true });
       if (withModel) writeFileSync(join(root, name, version, 'model.onnx'), '');
     }
+    const elsewhere = mkdtempSync(join(tmpdir(), 'model-elsewhere-'));
+    mkdirSync(join(elsewhere, '3'));
+    writeFileSync(join(elsewhere, '3', 'model.onnx'), '');
+    symlinkSync(elsewhere, join(root, 'c'));
     assert.deepEqual(
       scanModelRepository(root).map((v) => `${v.name}/${v.version}`),
-      ['a/1', 'b/9', 'b/10'],
+      ['a/1', 'b/9', 'b/10', 'c/3'],
     );
   });
 });

@@ -8,6 +8,8 @@ export interface ModelConfig {
   /** Longest token sequence the model accepts, special tokens included. */
   readonly maxSequenceLength: number;
   readonly padTokenId: number | undefined;
+  /** Segment ids a `token_type_ids` input may hold run from 0 to this - 1 (BERT: 2, RoBERTa: 1). */
+  readonly typeVocabSize: number | undefined;
 }
 
 /** Hugging Face position tables of RoBERTa-family models keep two rows for the padding offset. */
@@ -25,6 +27,7 @@ interface RawConfig {
   max_seq_length?: unknown;
   model_type?: unknown;
   pad_token_id?: unknown;
+  type_vocab_size?: unknown;
 }
 
 export function readModelConfig(versionDir: string): ModelConfig {
@@ -39,6 +42,7 @@ export function readModelConfig(versionDir: string): ModelConfig {
     labels: parseLabels(path, raw.id2label),
     maxSequenceLength: parseMaxSequenceLength(path, raw),
     padTokenId: optionalNonNegativeInteger(path, 'pad_token_id', raw.pad_token_id),
+    typeVocabSize: optionalNonNegativeInteger(path, 'type_vocab_size', raw.type_vocab_size),
   };
 }
 

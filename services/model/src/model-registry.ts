@@ -168,7 +168,9 @@ async function loadVersion(found: VersionBase, loadModel: ModelLoader): Promise<
   const hasTokenizer = existsSync(files.tokenizer);
   const fingerprint = hasTokenizer ? tokenizerFingerprint(files.tokenizer) : undefined;
   const vocabularySize = hasTokenizer ? readVocabularySize(files.tokenizer) : undefined;
-  const maxSequenceLength = existsSync(files.config) ? readModelConfig(found.dir).maxSequenceLength : undefined;
+  const config = existsSync(files.config) ? readModelConfig(found.dir) : undefined;
+  const maxSequenceLength = config?.maxSequenceLength;
+  const typeVocabularySize = config?.typeVocabSize;
 
   const { runner, inputs, outputs } = await loadModel(files.model);
   try {
@@ -177,7 +179,7 @@ async function loadVersion(found: VersionBase, loadModel: ModelLoader): Promise<
     await runner.release();
     throw new Error(`warm-up run failed: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { ...found, state: 'READY', runner, inputs, outputs, fingerprint, vocabularySize, maxSequenceLength };
+  return { ...found, state: 'READY', runner, inputs, outputs, fingerprint, vocabularySize, maxSequenceLength, typeVocabularySize };
 }
 
 /**

@@ -9,7 +9,7 @@ import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { assertServiceError } from './test-support';
 import { checkTokenInputs, checkTokenizerFingerprint, readVocabularySize, type ServedTokenizer } from './tokenizer-check';
 
-const SERVED: ServedTokenizer = { label: 'sentiment/2', fingerprint: 'sha256:aaaa', vocabularySize: 100, maxSequenceLength: 8 };
+const SERVED: ServedTokenizer = { label: 'sentiment/2', fingerprint: 'sha256:aaaa', vocabularySize: 100, maxSequenceLength: 8, typeVocabularySize: 2 };
 
 function writeJson(value: unknown): string {
   const path = join(mkdtempSync(join(tmpdir(), 'tokenizer-check-')), 'tokenizer.json');
@@ -83,8 +83,14 @@ describe('tokenizer-check', () => {
       );
     });
 
-    it('checks only input_ids', () => {
-      checkTokenInputs({ input_ids: ids([1, 2]), attention_mask: ids([1000, 1000]) }, SERVED);
+    it('checks input_ids against the vocabulary and token_type_ids against the segment types, nothing else', () => {
+      checkTokenInputs({ input_ids: ids([1, 2]), attention_mask: ids([1000, 1000]), token_type_ids: ids([0, 1]) }, SERVED);
+      assertServiceError(
+        () => checkTokenInputs({ input_ids: ids([1, 2]), token_type_ids: ids([0, 2]) }, SERVED),
+        status.INVALID_ARGUMENT,
+        /^token_type_ids holds segment id 2 at \[0, 1\]; sentiment\/2 has 2 segment types/,
+      );
+      checkTokenInputs({ input_ids: ids([1, 2]), token_type_ids: ids([0, 7]) }, { ...SERVED, typeVocabularySize: undefined });
     });
 
     it('refuses sequences longer than the model accepts, or empty', () => {

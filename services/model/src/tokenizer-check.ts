@@ -9,6 +9,9 @@ export const TOKENIZER_FINGERPRINT_PARAMETER = 'tokenizer_fingerprint';
 /** The input whose values are token ids, checked against the vocabulary size. */
 export const TOKEN_ID_INPUT = 'input_ids';
 
+/** The input whose values are segment ids, checked against config.json's type_vocab_size. */
+export const TOKEN_TYPE_INPUT = 'token_type_ids';
+
 /** Inputs laid out [batch, sequence] by Hugging Face convention, whose sequence length the model bounds. */
 export const SEQUENCE_INPUTS: readonly string[] = ['input_ids', 'attention_mask', 'token_type_ids', 'position_ids'];
 
@@ -22,6 +25,8 @@ export interface ServedTokenizer {
   readonly vocabularySize: number | undefined;
   /** Longest sequence its position table holds (config.json); undefined when the version has no config.json. */
   readonly maxSequenceLength: number | undefined;
+  /** Segment ids run from 0 to typeVocabularySize - 1 (config.json type_vocab_size); undefined: unchecked. */
+  readonly typeVocabularySize: number | undefined;
 }
 
 interface TokenizerJson {
@@ -104,15 +109,24 @@ export function checkTokenInputs(feeds: Readonly<Record<string, Tensor>>, served
       }
     }
   }
-  const tensor = feeds[TOKEN_ID_INPUT];
-  if (!tensor || served.vocabularySize === undefined) return;
-  const at = firstOutOfRange(tensor.data, served.vocabularySize);
+  checkIdRange(feeds[TOKEN_ID_INPUT], served.vocabularySize, (value, at, size) =>
+    `${TOKEN_ID_INPUT} holds token id ${value} at ${at}, outside the vocabulary of ${served.label}'s tokenizer (ids 0..${size - 1})`,
+  );
+  checkIdRange(feeds[TOKEN_TYPE_INPUT], served.typeVocabularySize, (value, at, size) =>
+    `${TOKEN_TYPE_INPUT} holds segment id ${value} at ${at}; ${served.label} has ${size} segment types (config.json type_vocab_size)`,
+  );
+}
+
+function checkIdRange(
+  tensor: Tensor | undefined,
+  size: number | undefined,
+  message: (value: string, at: string, size: number) => string,
+): void {
+  if (!tensor || size === undefined) return;
+  const at = firstOutOfRange(tensor.data, size);
   if (at === undefined) return;
   const value = (tensor.data as ArrayLike<number | bigint>)[at];
-  throw invalidArgument(
-    `${TOKEN_ID_INPUT} holds token id ${String(value)} at ${formatIndex(at, tensor.dims)}, outside the vocabulary of ` +
-      `${served.label}'s tokenizer (ids 0..${served.vocabularySize - 1})`,
-  );
+  throw invalidArgument(message(String(value), formatIndex(at, tensor.dims), size));
 }
 
 function firstOutOfRange(data: Tensor['data'], size: number): number | undefined {
