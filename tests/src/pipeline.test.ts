@@ -68,7 +68,9 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
       for (let i = 0; i < 4; i++) chunks.push(worker());
       await Promise.all(chunks);
       assert.equal(mismatches, 0, `version ${version}: labels differing from in-process inference`);
-      assert.ok(maxScoreError < 1e-6, `version ${version}: largest score difference ${maxScoreError}`);
+      // The model service may merge concurrent calls into one batch padded differently from the reference, which
+      // moves float32 sums in their last bits; labels must not change.
+      assert.ok(maxScoreError < 1e-5, `version ${version}: largest score difference ${maxScoreError}`);
     }
   });
 

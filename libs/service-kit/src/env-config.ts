@@ -60,6 +60,24 @@ export class EnvReader {
     return fallback;
   }
 
+  /** A comma-separated list of integers, e.g. `8,16,32`; empty when unset. */
+  integerList(name: string, bounds: IntegerBounds = {}): number[] {
+    const raw = this.raw(name);
+    if (raw === undefined) return [];
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = bounds;
+    const values = raw.split(',').map((part) => (/^\s*-?[0-9]+\s*$/.test(part) ? Number(part) : NaN));
+    if (values.some((v) => !Number.isSafeInteger(v) || v < min || v > max)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected a comma-separated list of integers from ${min} to ${max}`);
+      return [];
+    }
+    return values;
+  }
+
+  /** Whether the variable is set (and not blank). */
+  has(name: string): boolean {
+    return this.raw(name) !== undefined;
+  }
+
   /** Records a cross-field problem found by the caller. */
   fail(message: string): void {
     this.problems.push(message);

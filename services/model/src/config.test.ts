@@ -14,12 +14,12 @@ function read(env: Record<string, string>) {
 }
 
 describe('readModelServiceConfig', () => {
-  it('defaults to the committed models/, batches of 256, ONNX Runtime\'s thread choice and port 50053', () => {
+  it('defaults to the committed models/, no batching overrides, ONNX Runtime\'s thread choice and port 50053', () => {
     const config = read({});
     assert.equal(config.repositoryRoot, DEFAULT_MODEL_REPOSITORY);
     assert.ok(existsSync(join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2', 'model.onnx')), DEFAULT_MODEL_REPOSITORY);
-    assert.equal(config.maxBatchSize, 256);
-    assert.equal(config.intraOpThreads, 0);
+    assert.deepEqual(config.batching, {});
+    assert.equal(config.execution.intraOpThreads, 0);
     assert.equal(config.server.port, 50053);
     assert.equal(config.serverName, 'inference-mesh-model');
     assert.equal(config.serverVersion, '0.1.0');
@@ -35,7 +35,7 @@ describe('readModelServiceConfig', () => {
       IMESH_MODEL_PORT: '0',
     });
     assert.deepEqual(
-      { root: config.repositoryRoot, max: config.maxBatchSize, threads: config.intraOpThreads, name: config.serverName, port: config.server.port },
+      { root: config.repositoryRoot, max: config.batching.maxBatchSize, threads: config.execution.intraOpThreads, name: config.serverName, port: config.server.port },
       { root, max: 32, threads: 2, name: 'canary', port: 0 },
     );
   });

@@ -1,16 +1,25 @@
 import type { inference } from '@inference-mesh/protos';
-import { invalidArgument, unaryHandler, type CallContext, type Logger } from '@inference-mesh/service-kit';
+import { status } from '@grpc/grpc-js';
+import { invalidArgument, isServiceError, unaryHandler, type CallContext, type Logger } from '@inference-mesh/service-kit';
+import { versionAttributes, type ModelMetrics, type VersionAttributes } from './model-metrics';
+import type { VersionExecutor } from './version-executor';
 import type { TensorSpec } from './datatypes';
-import type { ModelRegistry } from './model-registry';
+import type { ModelRegistry, ReadyVersion } from './model-registry';
 import { decodeInferRequest, encodeInferResponse, requireModelName } from './tensor-codec';
 import { checkTokenInputs, checkTokenizerFingerprint } from './tokenizer-check';
+
+/** Response parameters naming the batch a request rode in (its sequence number per version) and its rows. */
+export const BATCH_ID_PARAMETER = 'imesh_batch_id';
+export const BATCH_SIZE_PARAMETER = 'imesh_batch_size';
 
 /** KServe's platform name for ONNX Runtime models. */
 export const ONNX_PLATFORM = 'onnxruntime_onnx';
 
 export interface InferenceServiceOptions {
   readonly registry: ModelRegistry;
-  readonly maxBatchSize: number;
+  /** Runs a READY version's requests (batching them); one executor per version. */
+  readonly executorOf: (version: ReadyVersion) => VersionExecutor;
+  readonly metrics: ModelMetrics;
   readonly serverName: string;
   readonly serverVersion: string;
 }
@@ -58,15 +67,51 @@ export class InferenceService {
    * request whose caller has already gone, runs, and answers with raw little-endian outputs.
    */
   async modelInfer(request: inference.ModelInferRequest__Output, context: CallContext): Promise<inference.ModelInferResponse> {
-    const modelName = requireModelName(request);
-    const served = this.options.registry.resolveReady(modelName, request.modelVersion);
-    checkTokenizerFingerprint(request.parameters, served);
-    const decoded = decodeInferRequest(request, served, { maxBatchSize: this.options.maxBatchSize });
-    checkTokenInputs(decoded.feeds, served);
-    context.signal.throwIfAborted();
-    const results = await served.runner.run(decoded.feeds, decoded.outputNames, context.signal);
-    return encodeInferResponse({ id: request.id, modelName, modelVersion: served.version }, decoded.outputNames, results);
+    let attributes: VersionAttributes | { 'model.name': string } = { 'model.name': request.modelName };
+    try {
+      const modelName = requireModelName(request);
+      const served = this.options.registry.resolveReady(modelName, request.modelVersion);
+      attributes = versionAttributes(served.name, served.version);
+      const executor = this.options.executorOf(served);
+      checkTokenizerFingerprint(request.parameters, served);
+      const decoded = decodeInferRequest(request, served, { maxBatchSize: executor.maxBatchSize });
+      checkTokenInputs(decoded.feeds, served);
+      context.signal.throwIfAborted();
+      const header = { id: request.id, modelName, modelVersion: served.version };
+      let response: inference.ModelInferResponse;
+      if (decoded.batchSize === undefined) {
+        // No variable first dimension: nothing to batch along, so the request runs alone.
+        const outputs = await served.runner.run(decoded.feeds, decoded.outputNames, context.signal);
+        response = encodeInferResponse(header, decoded.outputNames, outputs);
+      } else {
+        const result = await executor.infer({
+          feeds: decoded.feeds,
+          outputNames: decoded.outputNames,
+          rows: decoded.batchSize,
+          signal: context.signal,
+          deadlineMs: context.deadlineMs,
+        });
+        response = encodeInferResponse(header, decoded.outputNames, result.outputs);
+        // Which batch the request rode in: KServe allows server-defined response parameters; clients ignore them.
+        response.parameters = {
+          [BATCH_ID_PARAMETER]: { int64Param: result.batchId },
+          [BATCH_SIZE_PARAMETER]: { int64Param: result.batchRows },
+        };
+      }
+      this.options.metrics.recordRequest(attributes, 'OK');
+      return response;
+    } catch (error) {
+      this.options.metrics.recordRequest(attributes, statusName(error));
+      throw error;
+    }
   }
+}
+
+function statusName(error: unknown): string {
+  if (isServiceError(error)) return status[error.code];
+  if (error instanceof Error && error.name === 'TimeoutError') return 'DEADLINE_EXCEEDED';
+  if (error instanceof Error && error.name === 'AbortError') return 'CANCELLED';
+  return 'INTERNAL';
 }
 
 /** The grpc-js implementation of `inference.GRPCInferenceService`. */

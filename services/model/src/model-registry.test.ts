@@ -8,8 +8,12 @@ import { createLogger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { InferenceService } from './inference-service';
+import { ModelMetrics, versionAttributes } from './model-metrics';
+import { VersionExecutor } from './version-executor';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
-import { ortCpuLoader, type ModelLoader, type ModelRunner } from './model-runner';
+import { DEFAULT_EXECUTION } from './execution-config';
+import { ortCpuLoader, ortInThreadLoader, type ModelLoader, type ModelRunner } from './model-runner';
+import { OrtWorkerPool } from './ort-worker-pool';
 import { assertRejectsWithServiceError, assertServiceError, inferInput, inferRequest, int64Bytes } from './test-support';
 
 const SENTIMENT_2 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2');
@@ -30,13 +34,18 @@ function copyVersion(from: string, root: string, name: string, version: string):
   return dir;
 }
 
-/** A loader whose runner records its runs; the model file is not read. */
-function fakeLoader(runs: string[], options: { failWarmUp?: boolean } = {}): ModelLoader {
+/** A loader whose runner records its runs (and the dims of their first feed); the model file is not read. */
+function fakeLoader(
+  runs: string[],
+  options: { failWarmUp?: boolean; dims?: number[][]; batchDim?: number; onLoad?: () => void } = {},
+): ModelLoader {
   return async (modelPath) => {
+    options.onLoad?.();
     const runner: ModelRunner = {
-      async run(_feeds, outputNames, signal): Promise<Record<string, Tensor>> {
+      async run(feeds, outputNames, signal): Promise<Record<string, Tensor>> {
         signal.throwIfAborted();
         runs.push(modelPath);
+        options.dims?.push([...Object.values(feeds)[0]!.dims]);
         if (options.failWarmUp) throw new Error('kernel exploded');
         return Object.fromEntries(outputNames.map((name) => [name, new Tensor('float32', new Float32Array(2), [1, 2])]));
       },
@@ -44,10 +53,19 @@ function fakeLoader(runs: string[], options: { failWarmUp?: boolean } = {}): Mod
     };
     return {
       runner,
-      inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }],
+      inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [options.batchDim ?? -1, -1] }],
       outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }],
     };
   };
+}
+
+function toyRepository(versions: readonly string[]): string {
+  const root = tempRepository();
+  for (const version of versions) {
+    mkdirSync(join(root, 'toy', version), { recursive: true });
+    writeFileSync(join(root, 'toy', version, 'model.onnx'), '');
+  }
+  return root;
 }
 
 describe('ModelRegistry', function () {
@@ -184,7 +202,15 @@ describe('ModelRegistry', function () {
       const runs: string[] = [];
       const registry = await ModelRegistry.load({ repositoryRoot: root, loadModel: fakeLoader(runs), logger: quietLogger() });
       assert.equal(runs.length, 2, 'one warm-up run per version');
-      const service = new InferenceService({ registry, maxBatchSize: 8, serverName: 'test', serverVersion: '0.0.0' });
+      const metrics = new ModelMetrics();
+      const executors = new Map<ReadyVersion, VersionExecutor>();
+      const service = new InferenceService({
+        registry,
+        metrics,
+        executorOf: (version) => executors.get(version) ?? executors.set(version, new VersionExecutor(version, versionAttributes(version.name, version.version), metrics)).get(version)!,
+        serverName: 'test',
+        serverVersion: '0.0.0',
+      });
       const request = inferRequest({ modelName: 'toy', inputs: [inferInput('input_ids', 'INT64', [1, 2])], rawInputContents: [int64Bytes([5, 6])] });
       const live = { signal: new AbortController().signal, deadlineMs: Infinity, metadata: undefined as never };
       const response = await service.modelInfer(request, live);
@@ -205,6 +231,96 @@ describe('ModelRegistry', function () {
       );
       const ready: ReadyVersion = registry.resolveReady('toy', '1');
       assert.equal(ready.fingerprint, undefined, 'no tokenizer.json, no fingerprint');
+    });
+  });
+  describe('loading', () => {
+    it('warms a version up once per batch size, ascending, sequence dimensions at 1, before it is READY', async () => {
+      const runs: string[] = [];
+      const dims: number[][] = [];
+      const registry = await ModelRegistry.load({
+        repositoryRoot: toyRepository(['1']),
+        loadModel: fakeLoader(runs, { dims }),
+        logger: quietLogger(),
+        warmupBatchSizes: [8, 1, 32, 8],
+      });
+      assert.equal(registry.ready, true);
+      assert.deepEqual(dims, [[1, 1], [8, 1], [32, 1]]);
+    });
+
+    it('warms a model with a fixed batch dimension up once, at that size', async () => {
+      const dims: number[][] = [];
+      await ModelRegistry.load({
+        repositoryRoot: toyRepository(['1']),
+        loadModel: fakeLoader([], { dims, batchDim: 4 }),
+        logger: quietLogger(),
+        warmupBatchSizes: [1, 16],
+      });
+      assert.deepEqual(dims, [[4, 1]]);
+    });
+
+    it('records the resident memory each version added while it loaded and warmed up, and logs it', async () => {
+      let rss = 1_000_000;
+      const lines: string[] = [];
+      const registry = await ModelRegistry.load({
+        repositoryRoot: toyRepository(['1', '2']),
+        loadModel: fakeLoader([], { onLoad: () => (rss += 5_000) }),
+        logger: quietLogger(lines),
+        residentMemory: () => rss,
+      });
+      assert.deepEqual(registry.versions.map((v) => v.state === 'READY' && v.memoryBytes), [5_000, 5_000]);
+      const ready = lines.map((line) => JSON.parse(line) as { msg: string; memoryBytes?: number }).filter((l) => l.msg === 'model version ready');
+      assert.deepEqual(ready.map((l) => l.memoryBytes), [5_000, 5_000]);
+    });
+
+    it('loads the real versions into the ONNX Runtime worker, warmed up per batch size, each with the memory it took', async () => {
+      const pool = await OrtWorkerPool.start({ execution: { ...DEFAULT_EXECUTION, intraOpThreads: 1 }, logger: quietLogger() });
+      const lines: string[] = [];
+      const registry = await ModelRegistry.load({
+        repositoryRoot: DEFAULT_MODEL_REPOSITORY,
+        loadModel: pool.loadModel,
+        logger: quietLogger(lines),
+        warmupBatchSizes: [1, 4],
+      });
+      try {
+        assert.equal(registry.ready, true);
+        assert.equal(pool.stats().runs, 4, 'two warm-up runs per version');
+        const v2 = registry.resolveReady('sentiment', '2');
+        assert.ok(Number.isSafeInteger(v2.memoryBytes) && v2.memoryBytes > 0, `memoryBytes ${v2.memoryBytes}`);
+        assert.equal(v2.executionProvider?.provider, 'cpu');
+        const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; version?: string; provider?: string; requested?: string });
+        assert.ok(logged.some((l) => l.level === 'info' && l.msg === 'execution provider' && l.version === '2' && l.provider === 'cpu' && l.requested === 'auto'));
+        const ids = new Tensor('int64', BigInt64Array.from([2n, 100n, 200n, 3n]), [1, 4]);
+        const mask = new Tensor('int64', new BigInt64Array(4).fill(1n), [1, 4]);
+        const out = await v2.runner.run({ input_ids: ids, attention_mask: mask }, ['logits'], new AbortController().signal);
+        assert.deepEqual(out['logits']!.dims, [1, 2]);
+      } finally {
+        await registry.release();
+        await pool.close();
+      }
+    });
+
+    it('warns, naming the reason, when CUDA is requested and the CPU serves', async () => {
+      const root = tempRepository();
+      copyVersion(SENTIMENT_2, root, 'sentiment', '2');
+      const lines: string[] = [];
+      const registry = await ModelRegistry.load({
+        repositoryRoot: root,
+        loadModel: ortInThreadLoader({ ...DEFAULT_EXECUTION, executionProvider: 'cuda', intraOpThreads: 1, worker: false }),
+        logger: quietLogger(lines),
+      });
+      try {
+        const v2 = registry.resolveReady('sentiment', '2');
+        if (v2.executionProvider?.provider === 'cuda') return; // a machine with CUDA
+        const warning = lines
+          .map((line) => JSON.parse(line) as { level: string; msg: string; provider?: string; requested?: string; reason?: string })
+          .find((l) => l.level === 'warn' && /^execution provider/.test(l.msg));
+        assert.ok(warning, lines.join('\n'));
+        assert.equal(warning.provider, 'cpu');
+        assert.equal(warning.requested, 'cuda');
+        assert.match(warning.reason ?? '', /CUDA|Cuda/);
+      } finally {
+        await registry.release();
+      }
     });
   });
 });

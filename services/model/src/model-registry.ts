@@ -1,9 +1,11 @@
+import { resolveBatchingConfig, type BatchingConfig, type BatchingOverrides } from './batching-config';
 import { existsSync } from 'node:fs';
 import { modelFiles, readModelConfig, scanModelRepository, tokenizerFingerprint } from '@inference-mesh/model-repository';
 import { failedPrecondition, notFound, type Logger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
-import { elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './datatypes';
+import { elementBytes, elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './datatypes';
 import type { ModelLoader, ModelRunner } from './model-runner';
+import type { ProviderChoice } from './ort-session';
 import type { ModelSignature } from './tensor-codec';
 import { readVocabularySize, type ServedTokenizer } from './tokenizer-check';
 
@@ -22,6 +24,18 @@ interface VersionBase {
 export interface ReadyVersion extends VersionBase, ModelSignature, ServedTokenizer {
   readonly state: 'READY';
   readonly runner: ModelRunner;
+  /**
+   * Growth of the process's resident memory while this version loaded and warmed up (versions load one at a time,
+   * so the growth is theirs; sessions live in the worker thread, which shares the process). An estimate: memory the
+   * allocator reuses from earlier frees is not counted. Never negative.
+   */
+  readonly memoryBytes: number;
+  /** The execution provider serving it, when the loader says. */
+  readonly executionProvider?: ProviderChoice;
+  /** Its dynamic batching: defaults, its serving.json, then the environment. */
+  readonly batching: BatchingConfig;
+  /** Pad id for its `input_ids` when requests of different lengths share a batch (config.json pad_token_id, else 0). */
+  readonly padTokenId: number;
 }
 
 /** A version found in the repository that failed to load; the others are served regardless. */
@@ -36,6 +50,15 @@ export interface ModelRegistryOptions {
   readonly repositoryRoot: string;
   readonly loadModel: ModelLoader;
   readonly logger: Logger;
+  /**
+   * One warm-up run per size (rows) before a version is READY, e.g. the preferred batch sizes of the batcher.
+   * Default [1]. Sizes apply to a variable first dimension; a model with a fixed one is warmed up once.
+   */
+  readonly warmupBatchSizes?: readonly number[];
+  /** Environment settings that win over each version's serving.json. */
+  readonly batchingOverrides?: BatchingOverrides;
+  /** Resident memory of the process in bytes; a seam for tests. Default `process.memoryUsage().rss`. */
+  readonly residentMemory?: () => number;
 }
 
 /**
@@ -58,16 +81,27 @@ export class ModelRegistry {
 
   static async load(options: ModelRegistryOptions): Promise<ModelRegistry> {
     const versions: ModelVersion[] = [];
-    // One at a time: loads compete for the same cores, and the order keeps the log readable.
+    const residentMemory = options.residentMemory ?? (() => process.memoryUsage().rss);
+    // One at a time: loads compete for the same cores, the memory each takes is attributable, and the order keeps
+    // the log readable.
     for (const found of scanModelRepository(options.repositoryRoot)) {
       const label = `${found.name}/${found.version}`;
       const started = Date.now();
       try {
-        const ready = await loadVersion({ ...found, label }, options.loadModel);
+        // A bad serving.json makes the version UNAVAILABLE with the reason, like any other load failure.
+        const batching = resolveBatchingConfig(found.dir, options.batchingOverrides ?? {});
+        const warmupBatchSizes = normalizeBatchSizes(
+          options.warmupBatchSizes ?? (batching.preferredBatchSizes.length > 0 ? batching.preferredBatchSizes : [1]),
+        );
+        const ready = await loadVersion({ ...found, label }, options.loadModel, warmupBatchSizes, residentMemory, batching);
+        logExecutionProvider(options.logger, ready);
         options.logger.info('model version ready', {
           model: found.name,
           version: found.version,
           loadMs: Date.now() - started,
+          memoryBytes: ready.memoryBytes,
+          executionProvider: ready.executionProvider?.provider,
+          warmupBatchSizes,
           inputs: ready.inputs,
           outputs: ready.outputs,
           tokenizerFingerprint: ready.fingerprint,
@@ -162,7 +196,13 @@ function describeVersions(versions: readonly ModelVersion[]): string {
   return versions.map((v) => (v.state === 'READY' ? v.version : `${v.version} (UNAVAILABLE: ${v.error})`)).join(', ');
 }
 
-async function loadVersion(found: VersionBase, loadModel: ModelLoader): Promise<ReadyVersion> {
+async function loadVersion(
+  found: VersionBase,
+  loadModel: ModelLoader,
+  warmupBatchSizes: readonly number[],
+  residentMemory: () => number,
+  batching: BatchingConfig,
+): Promise<ReadyVersion> {
   const files = modelFiles(found.dir);
   // Tokenizer and config are optional: a model served to plain KServe clients needs neither.
   const hasTokenizer = existsSync(files.tokenizer);
@@ -172,27 +212,77 @@ async function loadVersion(found: VersionBase, loadModel: ModelLoader): Promise<
   const maxSequenceLength = config?.maxSequenceLength;
   const typeVocabularySize = config?.typeVocabSize;
 
-  const { runner, inputs, outputs } = await loadModel(files.model);
+  const memoryBefore = residentMemory();
+  const { runner, inputs, outputs, executionProvider } = await loadModel(files.model);
   try {
-    await warmUp(runner, inputs, outputs);
+    await warmUp(runner, inputs, outputs, warmupBatchSizes);
   } catch (error) {
     await runner.release();
     throw new Error(`warm-up run failed: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { ...found, state: 'READY', runner, inputs, outputs, fingerprint, vocabularySize, maxSequenceLength, typeVocabularySize };
+  const memoryBytes = Math.max(0, residentMemory() - memoryBefore);
+  return {
+    ...found,
+    state: 'READY',
+    runner,
+    inputs,
+    outputs,
+    memoryBytes,
+    ...(executionProvider && { executionProvider }),
+    fingerprint,
+    vocabularySize,
+    maxSequenceLength,
+    typeVocabularySize,
+    batching,
+    padTokenId: config?.padTokenId ?? 0,
+  };
+}
+
+/** Distinct positive integer sizes, ascending; [1] when none is left. */
+function normalizeBatchSizes(sizes: readonly number[]): number[] {
+  const valid = [...new Set(sizes.filter((size) => Number.isSafeInteger(size) && size > 0))].sort((a, b) => a - b);
+  return valid.length > 0 ? valid : [1];
+}
+
+/** Which provider serves a version: info, or a warning when CUDA was asked for outright and the CPU serves. */
+function logExecutionProvider(logger: Logger, version: ReadyVersion): void {
+  const choice = version.executionProvider;
+  if (!choice) return;
+  const fields = {
+    model: version.name,
+    version: version.version,
+    provider: choice.provider,
+    requested: choice.requested,
+    ...(choice.fallbackReason !== undefined && { reason: choice.fallbackReason }),
+  };
+  if (choice.requested === 'cuda' && choice.provider !== 'cuda') {
+    logger.warn('execution provider: CUDA was requested but is unavailable; serving on the CPU', fields);
+  } else {
+    logger.info('execution provider', fields);
+  }
 }
 
 /**
- * One run with every variable dimension at 1 and all-zero inputs, so that the first request does not pay for
- * ONNX Runtime's lazy allocations, and a model that cannot run at all is caught at load.
+ * For each batch size, one run with the first (batch) dimension at that size when it is variable, every other
+ * variable dimension at 1, and all-zero inputs, so that the first requests do not pay for ONNX Runtime's lazy
+ * allocations, and a model that cannot run at all is caught at load.
  */
-async function warmUp(runner: ModelRunner, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): Promise<void> {
-  const feeds: Record<string, Tensor> = {};
-  for (const spec of inputs) {
-    const shape = spec.shape.map((dim) => (dim < 0 ? 1 : dim));
-    const count = elementCount(shape);
-    const zeros = new Uint8Array(count * 8);
-    feeds[spec.name] = new Tensor(ortTypeOf(spec.datatype), typedArrayOver(spec.datatype, zeros, count), shape);
+async function warmUp(
+  runner: ModelRunner,
+  inputs: readonly TensorSpec[],
+  outputs: readonly TensorSpec[],
+  batchSizes: readonly number[],
+): Promise<void> {
+  const batchDimVariable = inputs.some((spec) => spec.shape[0] === -1);
+  for (const rows of batchDimVariable ? batchSizes : [1]) {
+    // Fresh tensors every run: the runner takes their buffers.
+    const feeds: Record<string, Tensor> = {};
+    for (const spec of inputs) {
+      const shape = spec.shape.map((dim, i) => (dim >= 0 ? dim : i === 0 ? rows : 1));
+      const count = elementCount(shape);
+      const zeros = new Uint8Array(count * elementBytes(spec.datatype));
+      feeds[spec.name] = new Tensor(ortTypeOf(spec.datatype), typedArrayOver(spec.datatype, zeros, count), shape);
+    }
+    await runner.run(feeds, outputs.map((o) => o.name), new AbortController().signal);
   }
-  await runner.run(feeds, outputs.map((o) => o.name), new AbortController().signal);
 }

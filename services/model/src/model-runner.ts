@@ -1,14 +1,22 @@
-import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { datatypeOfOrtType, type TensorSpec } from './datatypes';
+import { DEFAULT_EXECUTION, type ExecutionConfig } from './execution-config';
+import { createOrtSession, type ProviderChoice } from './ort-session';
 
 /**
- * Runs one batch through one model version. The seam where a dynamic batcher or another execution provider
- * (CUDA) plugs in later: callers only hand over feeds and wanted outputs, and an AbortSignal.
+ * Runs one batch through one model version. The seam where a dynamic batcher plugs in: callers only hand over
+ * feeds and wanted outputs, and an AbortSignal.
  */
 export interface ModelRunner {
-  /** Rejects with the signal's reason, without running, when the signal has already aborted. */
+  /**
+   * Rejects with the signal's reason, without running, when the signal has already aborted; once handed to ONNX
+   * Runtime a run cannot be stopped. The feeds are handed over: a runner may take their memory (the worker runner
+   * transfers every ArrayBuffer a feed spans whole to its thread, leaving the caller's typed array detached and
+   * empty), so callers pass tensors built for this run and do not read or reuse them afterwards. Views into larger
+   * buffers (slices of a gRPC message) are copied instead and stay intact.
+   */
   run(feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[], signal: AbortSignal): Promise<Record<string, Tensor>>;
-  /** Frees the session; idempotent. */
+  /** Frees the session; idempotent. Runs already submitted finish first; later ones fail. */
   release(): Promise<void>;
 }
 
@@ -17,30 +25,52 @@ export interface LoadedModel {
   readonly runner: ModelRunner;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
+  /** The execution provider that serves it, when the loader knows (ONNX Runtime loaders do). */
+  readonly executionProvider?: ProviderChoice;
 }
 
 /** Loads one model.onnx; the registry takes one so that tests and other execution providers can swap it. */
 export type ModelLoader = (modelPath: string) => Promise<LoadedModel>;
+
+/**
+ * A loader and the resources behind it, as `startOrtLoader` (ort-loader.ts) hands it out: with the default
+ * worker, one thread that owns every session of the process.
+ */
+export interface OrtLoaderHandle {
+  /** `worker`: sessions live in the ONNX Runtime worker thread; `main-thread`: in this thread (IMESH_MODEL_WORKER=off). */
+  readonly mode: 'worker' | 'main-thread';
+  readonly loadModel: ModelLoader;
+  /**
+   * Called once if the worker thread dies unexpectedly (an uncaught error in it, or it exits): every pending run
+   * has been rejected with UNAVAILABLE and every later run fails at once, so the service should report NOT_SERVING.
+   * Called on the next tick for a worker that has already died. Not called for `close()`. Returns an unsubscribe.
+   */
+  onWorkerExit(listener: (error: Error) => void): () => void;
+  /** Ends the worker: pending runs are rejected (UNAVAILABLE). Release the registry first. Idempotent. */
+  close(): Promise<void>;
+}
 
 export interface OrtCpuOptions {
   /** Threads inside one operator; 0 lets ONNX Runtime choose (one per physical core). */
   readonly intraOpThreads: number;
 }
 
-/** Loads models into onnxruntime-node sessions on the CPU execution provider. */
+/** Loads models into onnxruntime-node sessions on the CPU execution provider, on this thread. */
 export function ortCpuLoader(options: OrtCpuOptions): ModelLoader {
+  return ortInThreadLoader({ ...DEFAULT_EXECUTION, executionProvider: 'cpu', intraOpThreads: options.intraOpThreads, worker: false });
+}
+
+/**
+ * Loads models into onnxruntime-node sessions on the calling (main) thread, the execution provider chosen as
+ * `createOrtSession` does. Each run blocks the event loop while it computes; the worker loader does not.
+ */
+export function ortInThreadLoader(execution: ExecutionConfig): ModelLoader {
   return async (modelPath) => {
-    const session = await InferenceSession.create(modelPath, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      interOpNumThreads: 1,
-      ...(options.intraOpThreads > 0 && { intraOpNumThreads: options.intraOpThreads }),
-    });
+    const { session, choice } = await createOrtSession(modelPath, execution);
     try {
       const inputs = tensorSpecsOf('input', session.inputMetadata);
       const outputs = tensorSpecsOf('output', session.outputMetadata);
-      return { runner: new OrtSessionRunner(session), inputs, outputs };
+      return { runner: new OrtSessionRunner(session), inputs, outputs, executionProvider: choice };
     } catch (error) {
       await session.release();
       throw error;
@@ -65,6 +95,8 @@ export function tensorSpecsOf(kind: 'input' | 'output', metadata: readonly Infer
 
 class OrtSessionRunner implements ModelRunner {
   private released = false;
+  /** The latest run submitted: runs execute in submission order, so once it settles none is pending. */
+  private lastRun: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly session: InferenceSession) {}
 
@@ -77,13 +109,17 @@ class OrtSessionRunner implements ModelRunner {
     if (this.released) throw new Error('the model session was released');
     // onnxruntime-node runs the session synchronously on the next turn of the event loop; nothing can stop a
     // run once started, so the check above is the last chance to skip an abandoned request.
-    const results = await this.session.run(feeds as InferenceSession.FeedsType, outputNames as string[]);
-    return results as Record<string, Tensor>;
+    const running = this.session.run(feeds as InferenceSession.FeedsType, outputNames as string[]);
+    this.lastRun = running.catch(() => undefined);
+    return (await running) as Record<string, Tensor>;
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    // A run is deferred by a setImmediate inside onnxruntime-node: disposing before it happens would free the
+    // session under it.
+    await this.lastRun;
     await this.session.release();
   }
 }

@@ -2,8 +2,11 @@ import { loadInferenceProto, SERVICE_NAMES } from '@inference-mesh/protos';
 import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
 import type { ModelServiceConfig } from './config';
 import { inferenceServiceHandlers, InferenceService } from './inference-service';
-import { ModelRegistry } from './model-registry';
-import { ortCpuLoader, type ModelLoader } from './model-runner';
+import { ModelMetrics, versionAttributes } from './model-metrics';
+import { ModelRegistry, type ReadyVersion } from './model-registry';
+import type { ModelLoader } from './model-runner';
+import { startOrtLoader } from './ort-loader';
+import { VersionExecutor } from './version-executor';
 
 export interface StartedModelService extends RunningService {
   readonly port: number;
@@ -11,34 +14,46 @@ export interface StartedModelService extends RunningService {
 }
 
 /**
- * Loads every model version, then serves them: health turns SERVING only once loading is over and at least
- * one version is READY. `loadModel` defaults to ONNX Runtime on the CPU.
+ * Starts the ONNX Runtime worker, loads and warms up every model version, gives each READY version its batcher,
+ * then serves: health turns SERVING only once loading is over and at least one version is READY, and back to
+ * NOT_SERVING if the inference thread dies. `loadModel` replaces ONNX Runtime in tests.
  */
-export async function startModelService(
-  config: ModelServiceConfig,
-  logger: Logger,
-  loadModel: ModelLoader = ortCpuLoader({ intraOpThreads: config.intraOpThreads }),
-): Promise<StartedModelService> {
-  const registry = await ModelRegistry.load({ repositoryRoot: config.repositoryRoot, loadModel, logger });
+export async function startModelService(config: ModelServiceConfig, logger: Logger, loadModel?: ModelLoader): Promise<StartedModelService> {
+  const loader = loadModel ? undefined : await startOrtLoader({ execution: config.execution, logger });
+  const server = new ServiceServer(config.server, logger);
+  loader?.onWorkerExit(() => server.setServing(false));
+  const registry = await ModelRegistry.load({
+    repositoryRoot: config.repositoryRoot,
+    loadModel: loadModel ?? loader!.loadModel,
+    logger,
+    batchingOverrides: config.batching,
+  });
+  const metrics = new ModelMetrics();
+  const executors = new Map<ReadyVersion, VersionExecutor>();
+  for (const version of registry.versions) {
+    if (version.state !== 'READY') continue;
+    executors.set(version, new VersionExecutor(version, versionAttributes(version.name, version.version), metrics));
+    logger.info('batching', { model: version.name, version: version.version, ...version.batching });
+  }
   const service = new InferenceService({
     registry,
-    maxBatchSize: config.maxBatchSize,
+    executorOf: (version) => executors.get(version)!,
+    metrics,
     serverName: config.serverName,
     serverVersion: config.serverVersion,
   });
-  const server = new ServiceServer(config.server, logger);
   const { packageDefinition, grpc } = loadInferenceProto();
-  server.addService(
-    SERVICE_NAMES.inference,
-    grpc.inference.GRPCInferenceService.service,
-    inferenceServiceHandlers(service, logger),
-    packageDefinition,
-  );
+  server.addService(SERVICE_NAMES.inference, grpc.inference.GRPCInferenceService.service, inferenceServiceHandlers(service, logger), packageDefinition);
+  const release = async () => {
+    await Promise.all([...executors.values()].map((executor) => executor.close()));
+    await registry.release();
+    await loader?.close();
+  };
   let port: number;
   try {
     port = await server.start();
   } catch (error) {
-    await registry.release();
+    await release();
     throw error;
   }
   if (registry.anyReady) server.setServing(true);
@@ -49,7 +64,7 @@ export async function startModelService(
     port,
     registry,
     shutdown: () => {
-      stopped ??= server.shutdown().then(() => registry.release());
+      stopped ??= server.shutdown().then(release);
       return stopped;
     },
   };

@@ -80,8 +80,19 @@ export async function launchService(
   onLog: MeshOptions['onLog'],
   readyTimeoutMs: number,
 ): Promise<ServiceProcess> {
+  // The launcher learns the port from the service's info-level "listening" line, so the service logs at info at
+  // least; a quieter level asked for is applied here, to what is passed on to onLog.
+  const quiet = env.IMESH_LOG_LEVEL === 'warn' || env.IMESH_LOG_LEVEL === 'error';
+  const logLevel = quiet ? 'info' : env.IMESH_LOG_LEVEL;
+  const passOn = onLog && ((line: string) => (!quiet || !/^\{"time":"[^"]*","level":"(debug|info)"/.test(line)) && onLog(service, line));
   const child = spawn(process.execPath, [join(REPO_ROOT, 'services', service, 'dist', 'main.js')], {
-    env: { ...process.env, ...env, IMESH_HOST: host, [`IMESH_${service.toUpperCase()}_PORT`]: String(port) },
+    env: {
+      ...process.env,
+      ...env,
+      ...(logLevel !== undefined && { IMESH_LOG_LEVEL: logLevel }),
+      IMESH_HOST: host,
+      [`IMESH_${service.toUpperCase()}_PORT`]: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // A process group of its own: Ctrl-C in a terminal signals the launcher only, which then stops the
     // services in order (gateway first) instead of all of them at once.
@@ -90,11 +101,11 @@ export async function launchService(
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
     stderr.push(line);
-    onLog?.(service, line);
+    passOn?.(line);
   });
   const listening = new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      onLog?.(service, line);
+      passOn?.(line);
       const port = listeningPort(line);
       if (port !== undefined) resolve(port);
     });

@@ -1,0 +1,117 @@
+import { metrics, ValueType, type Attributes, type Meter } from '@opentelemetry/api';
+
+/** The label pair every model metric carries; Prometheus shows them as model_name and model_version. */
+export interface VersionAttributes extends Attributes {
+  readonly 'model.name': string;
+  readonly 'model.version': string;
+}
+
+export function versionAttributes(name: string, version: string): VersionAttributes {
+  return { 'model.name': name, 'model.version': version };
+}
+
+/** What a batch did, as the batcher measures it. */
+export interface BatchObservation {
+  readonly rows: number;
+  readonly paddedCells: number;
+  readonly totalCells: number;
+  readonly queueTimesMs: readonly number[];
+  readonly computeMs: number;
+}
+
+const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const ROWS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+const RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/**
+ * The model service's metrics, through @opentelemetry/api only: without an SDK installed they cost nothing;
+ * the service's telemetry setup decides where they go. The queue size gauge is the autoscaling signal.
+ */
+export class ModelMetrics {
+  private readonly queues = new Map<string, { attributes: VersionAttributes; depth: () => number }>();
+  private readonly memory = new Map<string, { attributes: VersionAttributes; bytes: number }>();
+  private readonly queueDuration;
+  private readonly computeDuration;
+  private readonly batchSize;
+  private readonly padding;
+  private readonly requests;
+  private readonly inferences;
+  private readonly executions;
+
+  constructor(meter: Meter = metrics.getMeter('@inference-mesh/model-service')) {
+    meter
+      .createObservableGauge('imesh.model.queue.size', {
+        description: 'Requests waiting in the dynamic batcher, per model version (the autoscaling signal)',
+        unit: '{request}',
+        valueType: ValueType.INT,
+      })
+      .addCallback((result) => {
+        for (const { attributes, depth } of this.queues.values()) result.observe(depth(), attributes);
+      });
+    meter
+      .createObservableGauge('imesh.model.memory.usage', {
+        description: 'Resident memory the model version added when it loaded',
+        unit: 'By',
+        valueType: ValueType.INT,
+      })
+      .addCallback((result) => {
+        for (const { attributes, bytes } of this.memory.values()) result.observe(bytes, attributes);
+      });
+    this.queueDuration = meter.createHistogram('imesh.model.queue.duration', {
+      description: 'Time a request waited in the batcher before its batch ran',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    this.computeDuration = meter.createHistogram('imesh.model.compute.duration', {
+      description: 'Time one batch took in ONNX Runtime',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    this.batchSize = meter.createHistogram('imesh.model.batch.size', {
+      description: 'Rows per executed batch',
+      unit: '{row}',
+      valueType: ValueType.INT,
+      advice: { explicitBucketBoundaries: ROWS_BUCKETS },
+    });
+    this.padding = meter.createHistogram('imesh.model.batch.padding', {
+      description: 'Fraction of a batch\'s sequence cells that are padding',
+      unit: '1',
+      advice: { explicitBucketBoundaries: RATIO_BUCKETS },
+    });
+    this.requests = meter.createCounter('imesh.model.requests', {
+      description: 'ModelInfer requests by gRPC status code',
+      unit: '{request}',
+      valueType: ValueType.INT,
+    });
+    this.inferences = meter.createCounter('imesh.model.inferences', {
+      description: 'Rows inferred (inferences / executions = mean batch size)',
+      unit: '{row}',
+      valueType: ValueType.INT,
+    });
+    this.executions = meter.createCounter('imesh.model.executions', {
+      description: 'Batches executed',
+      unit: '{batch}',
+      valueType: ValueType.INT,
+    });
+  }
+
+  /** Starts reporting a version's queue size (read when metrics are collected) and memory. */
+  trackVersion(attributes: VersionAttributes, queueDepth: () => number, memoryBytes: number | undefined): void {
+    const key = `${attributes['model.name']}/${attributes['model.version']}`;
+    this.queues.set(key, { attributes, depth: queueDepth });
+    if (memoryBytes !== undefined) this.memory.set(key, { attributes, bytes: memoryBytes });
+  }
+
+  recordBatch(attributes: VersionAttributes, batch: BatchObservation): void {
+    for (const ms of batch.queueTimesMs) this.queueDuration.record(ms / 1000, attributes);
+    this.computeDuration.record(batch.computeMs / 1000, attributes);
+    this.batchSize.record(batch.rows, attributes);
+    if (batch.totalCells > 0) this.padding.record(batch.paddedCells / batch.totalCells, attributes);
+    this.inferences.add(batch.rows, attributes);
+    this.executions.add(1, attributes);
+  }
+
+  recordRequest(attributes: VersionAttributes | { readonly 'model.name': string }, statusCode: string): void {
+    this.requests.add(1, { ...attributes, 'rpc.grpc.status_code': statusCode });
+  }
+}

@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InferenceSession } from 'onnxruntime-node';
+import type { ExecutionConfig, ExecutionProviderSetting } from './execution-config';
+
+/** The execution provider a session was created on, what was asked for, and why they differ when they do. */
+export interface ProviderChoice {
+  readonly provider: 'cuda' | 'cpu';
+  readonly requested: ExecutionProviderSetting;
+  /** Set when CUDA was asked for (or `auto`) and the session runs on the CPU: the error that creating it on CUDA raised. */
+  readonly fallbackReason?: string;
+}
+
+export interface CreatedSession {
+  readonly session: InferenceSession;
+  readonly choice: ProviderChoice;
+}
+
+/** Session options for one execution provider list; the rest follows the configuration. */
+export function sessionOptionsFor(
+  config: ExecutionConfig,
+  executionProviders: InferenceSession.ExecutionProviderConfig[],
+): InferenceSession.SessionOptions {
+  return {
+    executionProviders,
+    graphOptimizationLevel: config.graphOptimizationLevel,
+    executionMode: 'sequential',
+    interOpNumThreads: config.interOpThreads,
+    ...(config.intraOpThreads > 0 && { intraOpNumThreads: config.intraOpThreads }),
+  };
+}
+
+/**
+ * A session for `modelPath`. For `cuda` and `auto`, first on `[cuda, cpu]` (nodes CUDA lacks a kernel for fall to
+ * the CPU within the session); when that throws (no driver, no device, CUDA libraries missing, out of memory) again
+ * on the CPU alone, with the reason. A model that cannot be loaded at all fails with the CPU attempt's error. Where
+ * onnxruntime-node was installed without its CUDA provider library (`onnxruntime-node-install=skip`), CUDA is not
+ * even tried: that attempt only makes ONNX Runtime print an error line on stderr for every version.
+ */
+export async function createOrtSession(
+  modelPath: string,
+  config: ExecutionConfig,
+  options: { readonly probeCudaLibrary?: boolean } = {},
+): Promise<CreatedSession> {
+  const requested = config.executionProvider;
+  if (requested !== 'cpu') {
+    const missing = options.probeCudaLibrary === false ? undefined : cudaLibraryMissing();
+    const onCuda = missing ?? (await createOnCuda(modelPath, config));
+    if (typeof onCuda !== 'string') return { session: onCuda, choice: { provider: 'cuda', requested } };
+    const session = await InferenceSession.create(modelPath, sessionOptionsFor(config, ['cpu']));
+    return { session, choice: { provider: 'cpu', requested, fallbackReason: onCuda } };
+  }
+  const session = await InferenceSession.create(modelPath, sessionOptionsFor(config, ['cpu']));
+  return { session, choice: { provider: 'cpu', requested } };
+}
+
+/** A session on `[cuda, cpu]`, or why it could not be created. */
+async function createOnCuda(modelPath: string, config: ExecutionConfig): Promise<InferenceSession | string> {
+  try {
+    return await InferenceSession.create(modelPath, sessionOptionsFor(config, [{ name: 'cuda', deviceId: config.cudaDeviceId }, 'cpu']));
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * Why CUDA cannot work, when that can be told without trying: on linux/x64 the npm package ships the CUDA provider
+ * library only when installed with ONNXRUNTIME_NODE_INSTALL=cuda12 (it lies beside the native binding). Undefined:
+ * worth trying (the library is there, or this platform lays files out otherwise).
+ */
+export function cudaLibraryMissing(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const binDir = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
+  if (!existsSync(join(binDir, 'onnxruntime_binding.node'))) return undefined;
+  const library = 'libonnxruntime_providers_cuda.so';
+  if (existsSync(join(binDir, library))) return undefined;
+  return `onnxruntime-node was installed without CUDA support (no ${library} in ${binDir}; install it with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
+}

@@ -1,0 +1,169 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { ownCpuSeconds, ownPeakRssBytes, processCpuSeconds, processPeakRssBytes } from './process-usage';
+import { coresBusy, cpuMsPerThousandRows, LatencyRecorder, summarizeLatencies, throughput, type LatencySummary } from './stats';
+
+/**
+ * One request: resolves with the rows it carried once answered (and checked), rejects on an error.
+ * `sequence` counts requests across all callers of the case, so callers walk one shared list of inputs.
+ */
+export type IssueRequest = (caller: number, sequence: number) => Promise<number>;
+
+export interface ClosedLoopOptions {
+  /** Callers, each issuing its next request as soon as the previous one is answered. */
+  readonly concurrency: number;
+  /** Requests run but not counted, so connections, caches and thread pools are warm when measuring starts. */
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly issue: IssueRequest;
+  /** A process (the service under test) whose CPU time and peak RSS are measured too. */
+  readonly servicePid?: number | undefined;
+  /** Distinct error messages kept as samples. */
+  readonly maxErrorSamples?: number;
+}
+
+export interface CpuUsage {
+  readonly seconds: number;
+  /** seconds / window: cores kept busy on average. */
+  readonly cores: number;
+  /** CPU milliseconds per 1000 rows served. */
+  readonly msPerThousandRows: number;
+}
+
+export interface CaseMeasurement {
+  readonly concurrency: number;
+  /** Actual measurement window, seconds (timers may fire a little late; this is what was measured). */
+  readonly windowSeconds: number;
+  /** Requests answered inside the window, and the rows they carried. */
+  readonly requests: number;
+  readonly rows: number;
+  /** Failed requests inside the window (warm-up errors count in warmupErrors). */
+  readonly errors: number;
+  readonly warmupErrors: number;
+  readonly errorSamples: readonly string[];
+  readonly rowsPerSecond: number;
+  readonly requestsPerSecond: number;
+  readonly latency: LatencySummary;
+  readonly benchCpu: CpuUsage;
+  readonly benchPeakRssBytes: number;
+  readonly serviceCpu?: CpuUsage | undefined;
+  /** The service's peak RSS since it started (VmHWM), read at the end of the case. */
+  readonly servicePeakRssBytes?: number | undefined;
+}
+
+interface Snapshot {
+  readonly at: bigint;
+  readonly benchCpu: number;
+  readonly serviceCpu: number | undefined;
+}
+
+/**
+ * A closed-loop load: `concurrency` callers each issue a request, await its answer, and issue the next, for the
+ * warm-up and then the measured window. A request counts (rows, latency, or error) when it completes inside the
+ * window; requests still in flight when the window closes are awaited but not counted.
+ */
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMeasurement> {
+  const { concurrency, warmupMs, durationMs, issue, servicePid } = options;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be >= 1, got ${concurrency}`);
+  const maxErrorSamples = options.maxErrorSamples ?? 5;
+  const latencies = new LatencyRecorder();
+  const errorSamples = new Set<string>();
+  let requests = 0;
+  let rows = 0;
+  let errors = 0;
+  let warmupErrors = 0;
+  let sequence = 0;
+
+  const snapshot = (): Snapshot => ({
+    at: process.hrtime.bigint(),
+    benchCpu: ownCpuSeconds(),
+    serviceCpu: servicePid === undefined ? undefined : processCpuSeconds(servicePid),
+  });
+  const begin = process.hrtime.bigint();
+  const windowStartsAt = begin + BigInt(Math.round(warmupMs * 1e6));
+  const windowEndsAt = windowStartsAt + BigInt(Math.round(durationMs * 1e6));
+  let start: Snapshot | undefined;
+  let end: Snapshot | undefined;
+  // The window opens and closes on the first of: a timer, or a caller noticing the time (timers run late when
+  // the event loop is busy; completions come often under load, so the boundaries stay sharp either way).
+  const openWindow = () => {
+    start ??= snapshot();
+  };
+  const closeWindow = () => {
+    openWindow();
+    end ??= snapshot();
+  };
+  const tick = (now: bigint) => {
+    if (now >= windowStartsAt) openWindow();
+    if (now >= windowEndsAt) closeWindow();
+  };
+  const openTimer = setTimeout(openWindow, warmupMs);
+  const closeTimer = setTimeout(closeWindow, warmupMs + durationMs);
+
+  const caller = async (index: number) => {
+    for (;;) {
+      const sent = process.hrtime.bigint();
+      tick(sent);
+      if (end) return;
+      try {
+        const answeredRows = await issue(index, sequence++);
+        const now = process.hrtime.bigint();
+        tick(now);
+        if (start && !end) {
+          requests++;
+          rows += answeredRows;
+          latencies.record(Number(now - sent) / 1e6);
+        }
+      } catch (error) {
+        tick(process.hrtime.bigint());
+        if (start && !end) {
+          errors++;
+          if (errorSamples.size < maxErrorSamples) errorSamples.add(messageOf(error));
+        } else if (!start) {
+          warmupErrors++;
+          if (errorSamples.size < maxErrorSamples) errorSamples.add(`warm-up: ${messageOf(error)}`);
+        }
+        // A failing target can answer at once: let timers and I/O run before the next try.
+        await nextTurn();
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, (_, i) => caller(i)));
+  } finally {
+    clearTimeout(openTimer);
+    clearTimeout(closeTimer);
+  }
+  const first = start!;
+  const last = end!;
+  const windowSeconds = Number(last.at - first.at) / 1e9;
+  const rates = throughput(rows, requests, windowSeconds);
+  const usage = (from: number | undefined, to: number | undefined): CpuUsage | undefined => {
+    if (from === undefined || to === undefined) return undefined;
+    const seconds = to - from;
+    return { seconds, cores: coresBusy(seconds, windowSeconds), msPerThousandRows: cpuMsPerThousandRows(seconds, rows) };
+  };
+  return {
+    concurrency,
+    windowSeconds,
+    requests,
+    rows,
+    errors,
+    warmupErrors,
+    errorSamples: [...errorSamples],
+    rowsPerSecond: rates.rowsPerSecond,
+    requestsPerSecond: rates.requestsPerSecond,
+    latency: summarizeLatencies(latencies.sorted()),
+    benchCpu: usage(first.benchCpu, last.benchCpu)!,
+    benchPeakRssBytes: ownPeakRssBytes(),
+    serviceCpu: usage(first.serviceCpu, last.serviceCpu),
+    servicePeakRssBytes: servicePid === undefined ? undefined : processPeakRssBytes(servicePid),
+  };
+}
+
+function messageOf(error: unknown): string {
+  if (error && typeof error === 'object' && 'code' in error && 'details' in error) {
+    const { code, details } = error as { code: unknown; details: unknown };
+    return `gRPC status ${String(code)}: ${String(details)}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

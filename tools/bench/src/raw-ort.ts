@@ -1,0 +1,71 @@
+import { modelFiles } from '@inference-mesh/model-repository';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { TokenizedBatch } from './inputs';
+
+/**
+ * The session options the model service uses (services/model/src/model-runner.ts, ortCpuLoader): CPU, all graph
+ * optimisations, sequential execution, one inter-op thread, and intra-op threads left to ONNX Runtime (the
+ * service's IMESH_MODEL_INTRA_OP_THREADS defaults to 0, which leaves it unset). Kept in step by hand.
+ */
+export const SERVICE_SESSION_OPTIONS: InferenceSession.SessionOptions = {
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+  executionMode: 'sequential',
+  interOpNumThreads: 1,
+};
+
+export async function createServiceLikeSession(versionDir: string): Promise<InferenceSession> {
+  return InferenceSession.create(modelFiles(versionDir).model, SERVICE_SESSION_OPTIONS);
+}
+
+/** ONNX Runtime feeds for a tokenised batch, made once and reused for every run. */
+export interface PreparedFeeds {
+  readonly rows: number;
+  readonly feeds: Record<string, Tensor>;
+}
+
+export function feedsOf(batch: TokenizedBatch): PreparedFeeds {
+  const shape = [batch.rows, batch.sequenceLength];
+  const int64 = (bytes: Buffer) => new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
+  return {
+    rows: batch.rows,
+    feeds: {
+      input_ids: new Tensor('int64', int64(batch.inputIds), shape),
+      attention_mask: new Tensor('int64', int64(batch.attentionMask), shape),
+    },
+  };
+}
+
+/** Runs one prepared batch; resolves with its logits `[rows, labels]`. */
+export async function runLogits(session: InferenceSession, prepared: PreparedFeeds): Promise<{ logits: Float32Array; labels: number }> {
+  const outputs = await session.run(prepared.feeds);
+  const logits = outputs['logits'];
+  if (!logits) throw new Error('the model returned no "logits" output');
+  const labels = logits.dims[1] ?? 0;
+  if (logits.dims[0] !== prepared.rows || labels < 1) {
+    throw new Error(`logits have shape [${logits.dims.join(', ')}] for ${prepared.rows} rows`);
+  }
+  return { logits: logits.data as Float32Array, labels };
+}
+
+/**
+ * Reference logits for every text, `[texts, labels]` row-major, from the given batches (which must cover the
+ * texts in order): what the service's answers are checked against.
+ */
+export async function referenceLogits(
+  session: InferenceSession,
+  batches: readonly TokenizedBatch[],
+  textCount: number,
+): Promise<{ logits: Float32Array; labels: number }> {
+  let all: Float32Array | undefined;
+  let labels = 0;
+  for (const batch of batches) {
+    const result = await runLogits(session, feedsOf(batch));
+    if (!all) {
+      labels = result.labels;
+      all = new Float32Array(textCount * labels);
+    }
+    all.set(result.logits.subarray(0, batch.rows * labels), batch.first * labels);
+  }
+  return { logits: all ?? new Float32Array(0), labels };
+}
