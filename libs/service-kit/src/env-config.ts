@@ -38,6 +38,18 @@ export class EnvReader {
     return value;
   }
 
+  /** A decimal number within bounds, e.g. a ratio. */
+  number(name: string, fallback: number, bounds: { readonly min: number; readonly max: number }): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = /^-?([0-9]+\.?[0-9]*|\.[0-9]+)$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isFinite(value) || value < bounds.min || value > bounds.max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected a number from ${bounds.min} to ${bounds.max}`);
+      return fallback;
+    }
+    return value;
+  }
+
   /** A TCP port; 0 asks the OS for a free one. */
   port(name: string, fallback: number): number {
     return this.integer(name, fallback, { min: 0, max: 65535 });

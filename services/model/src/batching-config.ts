@@ -18,6 +18,8 @@ export interface BatchingConfig {
   readonly defaultQueueTimeoutUs: number;
   /** Batches handed to the inference thread at once: one running, the next one ready. */
   readonly maxConcurrentBatches: number;
+  /** Most of a batch's cells that may be padding before similar-length requests go in a batch of their own. */
+  readonly maxPaddingRatio: number;
 }
 
 export const SERVING_CONFIG_FILE = 'serving.json';
@@ -31,6 +33,7 @@ export const DEFAULT_BATCHING: BatchingConfig = {
   maxQueueSize: 1024,
   defaultQueueTimeoutUs: 0,
   maxConcurrentBatches: 2,
+  maxPaddingRatio: 0.5,
 };
 
 /** Settings from the environment, which win over every version's serving.json. */
@@ -47,6 +50,7 @@ export function readBatchingOverrides(env: EnvReader): BatchingOverrides {
   set('preferredBatchSizes', 'IMESH_MODEL_PREFERRED_BATCH_SIZES', () => env.integerList('IMESH_MODEL_PREFERRED_BATCH_SIZES', { min: 1, max: 65_536 }));
   set('maxQueueSize', 'IMESH_MODEL_MAX_QUEUE_SIZE', () => env.integer('IMESH_MODEL_MAX_QUEUE_SIZE', 0, { min: 0, max: 10_000_000 }));
   set('defaultQueueTimeoutUs', 'IMESH_MODEL_DEFAULT_QUEUE_TIMEOUT_US', () => env.integer('IMESH_MODEL_DEFAULT_QUEUE_TIMEOUT_US', 0, { min: 0, max: 3_600_000_000 }));
+  set('maxPaddingRatio', 'IMESH_MODEL_MAX_PADDING_RATIO', () => env.number('IMESH_MODEL_MAX_PADDING_RATIO', DEFAULT_BATCHING.maxPaddingRatio, { min: 0.01, max: 1 }));
   set('maxConcurrentBatches', 'IMESH_MODEL_MAX_CONCURRENT_BATCHES', () => env.integer('IMESH_MODEL_MAX_CONCURRENT_BATCHES', 2, { min: 1, max: 64 }));
   return overrides;
 }
@@ -59,6 +63,7 @@ interface ServingFile {
     max_queue_size?: unknown;
     default_queue_timeout_microseconds?: unknown;
     max_concurrent_batches?: unknown;
+    max_padding_ratio?: unknown;
   } | null;
 }
 
@@ -82,6 +87,11 @@ export function resolveBatchingConfig(versionDir: string, overrides: BatchingOve
       if (typeof value !== 'number' || !Number.isInteger(value) || value < min) throw new Error(`${path}: ${name} must be an integer >= ${min}`);
       return value;
     };
+    const ratio = (name: string, value: unknown): number | undefined => {
+      if (value === undefined) return undefined;
+      if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new Error(`${path}: ${name} must be a number in (0, 1]`);
+      return value;
+    };
     const batching = raw.dynamic_batching;
     const preferred = batching?.preferred_batch_size;
     if (preferred !== undefined && (!Array.isArray(preferred) || preferred.some((n) => !Number.isInteger(n) || n < 1))) {
@@ -95,6 +105,7 @@ export function resolveBatchingConfig(versionDir: string, overrides: BatchingOve
       maxQueueSize: field('dynamic_batching.max_queue_size', batching?.max_queue_size, 0),
       defaultQueueTimeoutUs: field('dynamic_batching.default_queue_timeout_microseconds', batching?.default_queue_timeout_microseconds, 0),
       maxConcurrentBatches: field('dynamic_batching.max_concurrent_batches', batching?.max_concurrent_batches, 1),
+      maxPaddingRatio: ratio('dynamic_batching.max_padding_ratio', batching?.max_padding_ratio),
     });
   }
   const config = { ...DEFAULT_BATCHING, ...fromFile, ...overrides };

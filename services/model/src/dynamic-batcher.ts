@@ -43,6 +43,12 @@ export interface BatcherOptions {
   readonly defaultQueueTimeoutUs: number;
   /** Batches handed to runBatch and not yet settled (2 lets the next batch wait ready while one runs). */
   readonly maxConcurrentBatches: number;
+  /**
+   * A request does not join a batch if that would make more than this fraction of the batch's cells padding; the
+   * batch then counts as full. 1 (the default) never holds one back. Beyond Triton: padding to the longest row
+   * can cost more compute than batching saves on short, varied texts.
+   */
+  readonly maxPaddingRatio?: number;
 }
 
 export interface EnqueueOptions {
@@ -150,6 +156,7 @@ export class DynamicBatcher<Item, Result> {
   /** Infinity when there is no default queue timeout. */
   private readonly queueTimeoutMs: number;
   private readonly maxConcurrentBatches: number;
+  private readonly maxPaddingRatio: number;
 
   /** Waiting requests, oldest first. Short in practice, so a plain array. */
   private queue: QueueEntry<Item, Result>[] = [];
@@ -189,6 +196,8 @@ export class DynamicBatcher<Item, Result> {
       }
     }
     this.maxBatchRows = options.maxBatchRows;
+    this.maxPaddingRatio = options.maxPaddingRatio ?? 1;
+    if (!(this.maxPaddingRatio > 0 && this.maxPaddingRatio <= 1)) throw new RangeError(`maxPaddingRatio must be in (0, 1], got ${options.maxPaddingRatio}`);
     this.maxQueueDelayMs = options.maxQueueDelayUs / 1000;
     this.preferredRows = new Set(options.preferredBatchRows);
     this.maxQueueSize = options.maxQueueSize;
@@ -315,7 +324,10 @@ export class DynamicBatcher<Item, Result> {
     const chosen = [oldest];
     let rows = oldest.rows;
     let preferredCount = this.preferredRows.has(rows) ? 1 : 0;
+    let heldBackByPadding = false;
     if (rows < this.maxBatchRows && queue.length > 1) {
+      let longest = oldest.sequenceLength;
+      let cells = oldest.rows * oldest.sequenceLength;
       const leadLength = oldest.sequenceLength;
       const order: number[] = [];
       for (let index = 1; index < queue.length; index++) order.push(index);
@@ -326,6 +338,15 @@ export class DynamicBatcher<Item, Result> {
       for (const index of order) {
         const entry = queue[index]!;
         if (rows + entry.rows > this.maxBatchRows) continue;
+        const nextLongest = Math.max(longest, entry.sequenceLength);
+        const nextCells = cells + entry.rows * entry.sequenceLength;
+        // Candidates come in order of distance from the leader's length, so the padding only grows from here.
+        if (1 - nextCells / ((rows + entry.rows) * nextLongest) > this.maxPaddingRatio) {
+          heldBackByPadding = true;
+          break;
+        }
+        longest = nextLongest;
+        cells = nextCells;
         chosen.push(entry);
         rows += entry.rows;
         if (this.preferredRows.has(rows)) preferredCount = chosen.length;
@@ -334,6 +355,7 @@ export class DynamicBatcher<Item, Result> {
     }
     const cutWhole =
       rows === this.maxBatchRows ||
+      heldBackByPadding ||
       now + CLOCK_SLACK_MS >= oldest.enqueuedMs + this.maxQueueDelayMs ||
       // No later arrival can join: closing refuses them, and so does a full queue. Waiting would only add latency.
       this.closed ||

@@ -118,6 +118,7 @@ export class VersionExecutor {
           maxQueueSize: batching.maxQueueSize,
           defaultQueueTimeoutUs: batching.defaultQueueTimeoutUs,
           maxConcurrentBatches: batching.maxConcurrentBatches,
+          maxPaddingRatio: batching.maxPaddingRatio,
         },
         (members, stats) => this.runBatch(members, names, stats),
         this.clock,

@@ -3,8 +3,8 @@ import { readSst2, sst2Dir } from '@inference-mesh/model-tools/dist/sst2';
 import { join, relative, resolve } from 'node:path';
 import { encoderFor, fullBatches, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { runClosedLoop, type CaseMeasurement } from './load-generator';
-import { ModelInferClient, prepareRequests, type ExpectedLogits, type PreparedRequest } from './model-client';
-import { createServiceLikeSession, feedsOf, referenceLogits, runLogits, SERVICE_SESSION_OPTIONS } from './raw-ort';
+import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
+import { createServiceLikeSession, feedsOf, referenceLogits, runLogits, serviceSessionOptions } from './raw-ort';
 import { consoleTable, count, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { startBenchService, type BenchService } from './service-process';
 import { ratio } from './stats';
@@ -92,6 +92,8 @@ export interface ModelBenchResult {
     readonly requestDeadlineMs: number;
     readonly logitTolerance: number;
     readonly ortSessionOptions: unknown;
+    /** IMESH_* variables of the bench's own environment, which the services inherit (the env above wins). */
+    readonly inheritedEnv: Readonly<Record<string, string>>;
   };
   readonly rawOrt: readonly RawOrtCase[];
   readonly serviceCases: readonly ServiceCase[];
@@ -132,6 +134,12 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
 
   log(`model suite: ${MODEL}/${VERSION} from ${versionDir}`);
   log(`machine: ${machine.cpuCount} x ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
+  const inheritedEnv = Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[0].startsWith('IMESH_') && entry[1] !== undefined),
+  );
+  if (Object.keys(inheritedEnv).length > 0) {
+    log(`note: the services inherit from this environment ${Object.entries(inheritedEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  }
   log(`${options.quick ? 'QUICK (smoke test, numbers not worth keeping): ' : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);
 
   // 1. Inputs, tokenised once.
@@ -151,18 +159,23 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
     if (batches.length === 0) throw new Error(`${datasetPath} has fewer than ${size} texts (--ort-batch-sizes)`);
     ortBatches.set(size, batches);
   }
-  const session = await createServiceLikeSession(versionDir);
+  const tokenisedSeconds = (Date.now() - prepareStarted) / 1000;
+  const ortSessionOptions = serviceSessionOptions();
+  const session = await createServiceLikeSession(versionDir, ortSessionOptions);
   let expected: ExpectedLogits;
   const rawOrt: RawOrtCase[] = [];
   const total = options.ortBatchSizes.length + 2 * (options.concurrency.length + options.batchConcurrency.length);
   let step = 0;
   try {
+    const referenceStarted = Date.now();
     const reference = await referenceLogits(session, await tokenizeInBatches(encoder, texts, 64), texts.length);
     expected = { ...reference, tolerance: LOGIT_TOLERANCE };
+    const referenceSeconds = (Date.now() - referenceStarted) / 1000;
     log(
       `inputs: ${texts.length} texts from ${relative(context.repoRoot, datasetPath)}: ${singleRequests.length} single-row requests ` +
         `(mean length ${meanSequenceLength(singleBatches).toFixed(1)} tokens), ${multiRequests.length} ${requestRows}-row requests ` +
-        `(padded to ${meanSequenceLength(multiBatches).toFixed(1)}); reference logits; ${((Date.now() - prepareStarted) / 1000).toFixed(1)} s`,
+        `(padded to ${meanSequenceLength(multiBatches).toFixed(1)}), tokenised in ${tokenisedSeconds.toFixed(1)} s; reference logits ` +
+        `in-process in ${referenceSeconds.toFixed(1)} s`,
     );
 
     // 2. ONNX Runtime in-process, sequential, per batch size.
@@ -217,13 +230,21 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
     };
     let peakRssBytes: number | undefined;
     for (const { concurrency, requests, rows } of cases) {
-      const label = `[${++step}/${total}] model service, batching ${batching}, ${concurrency} callers x ${rows} row${rows === 1 ? '' : 's'}`;
+      const label = `[${++step}/${total}] model service, ${caseName(batching, concurrency, rows)}`;
       const crash = service.exitedEarly();
       if (crash) {
         log(`${label} ... skipped: the service exited (${crash})`);
         continue;
       }
-      const measurement = await measureService(service, requests, concurrency, target, expected, warmupMs, durationMs);
+      let measurement: CaseMeasurement;
+      try {
+        measurement = await measureService(service, requests, concurrency, target, expected, warmupMs, durationMs);
+      } catch (error) {
+        const message = `${caseName(batching, concurrency, rows)}: ${(error as Error).message}`;
+        problems.push(message);
+        log(`${label} ... FAILED: ${(error as Error).message}`);
+        continue;
+      }
       peakRssBytes = measurement.servicePeakRssBytes ?? peakRssBytes;
       serviceCases.push({ batching, requestRows: rows, measurement });
       log(`${label} ... ${describe(measurement)}`);
@@ -254,10 +275,15 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
     (sum, m) => sum + m.errors + m.warmupErrors,
     0,
   );
+  for (const c of rawOrt) {
+    if (c.measurement.errors + c.measurement.warmupErrors > 0) {
+      problems.push(`ONNX Runtime in-process, batch ${c.batchSize}: ${c.measurement.errors} errors, e.g. ${c.measurement.errorSamples.join(' | ')}`);
+    }
+  }
   for (const c of serviceCases) {
     if (c.measurement.errors + c.measurement.warmupErrors > 0) {
       problems.push(
-        `batching ${c.batching}, ${c.measurement.concurrency} callers x ${c.requestRows} rows: ${c.measurement.errors} errors ` +
+        `${caseName(c.batching, c.measurement.concurrency, c.requestRows)}: ${c.measurement.errors} errors ` +
           `(+${c.measurement.warmupErrors} in warm-up), e.g. ${c.measurement.errorSamples.join(' | ')}`,
       );
     }
@@ -284,9 +310,10 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
       multiRowRequests: multiRequests.length,
       meanSequenceLengthSingleRow: meanSequenceLength(singleBatches),
       meanSequenceLengthMultiRow: meanSequenceLength(multiBatches),
-      requestDeadlineMs: 30_000,
+      requestDeadlineMs: REQUEST_DEADLINE_MS,
       logitTolerance: LOGIT_TOLERANCE,
-      ortSessionOptions: SERVICE_SESSION_OPTIONS,
+      ortSessionOptions,
+      inheritedEnv,
     },
     rawOrt,
     serviceCases,
@@ -343,6 +370,10 @@ async function measureService(
   } finally {
     client.close();
   }
+}
+
+function caseName(batching: Batching, concurrency: number, rows: number): string {
+  return `batching ${batching}, ${concurrency} caller${concurrency === 1 ? '' : 's'} x ${rows} row${rows === 1 ? '' : 's'}`;
 }
 
 function describe(m: CaseMeasurement): string {
@@ -533,10 +564,13 @@ function markdownReport(result: ModelBenchResult): string {
       `${settings.durationS} s measured per case. Every answer is checked against in-process logits (tolerance ${settings.logitTolerance}); ` +
       `a wrong answer counts as an error.`,
     '',
-    `ONNX Runtime in-process uses the service's session options (${JSON.stringify(settings.ortSessionOptions)}; intra-op threads left to ` +
-      `ONNX Runtime, as the service does by default), one run at a time, before any service starts.`,
+    `ONNX Runtime in-process uses the service's session options (${JSON.stringify(settings.ortSessionOptions)}; intra-op threads ` +
+      `left to ONNX Runtime unless IMESH_MODEL_INTRA_OP_THREADS is set, as in the service), one run at a time, before any service starts.`,
     '',
-    `Service environment: batching on \`${envLine(result, 'on')}\`; batching off \`${envLine(result, 'off')}\`.`,
+    `Service environment: batching on \`${envLine(result, 'on')}\`; batching off \`${envLine(result, 'off')}\`` +
+      (Object.keys(settings.inheritedEnv).length > 0
+        ? `; both also inherited \`${Object.entries(settings.inheritedEnv).map(([k, v]) => `${k}=${v}`).join(' ')}\` from the bench's environment.`
+        : '.'),
     '',
     '## Summary',
     '',

@@ -3,9 +3,10 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { TokenizedBatch } from './inputs';
 
 /**
- * The session options the model service uses (services/model/src/model-runner.ts, ortCpuLoader): CPU, all graph
- * optimisations, sequential execution, one inter-op thread, and intra-op threads left to ONNX Runtime (the
- * service's IMESH_MODEL_INTRA_OP_THREADS defaults to 0, which leaves it unset). Kept in step by hand.
+ * The session options the model service uses by default on the CPU (services/model: sessionOptionsFor in
+ * ort-session.ts with DEFAULT_EXECUTION from execution-config.ts): all graph optimisations, sequential execution,
+ * one inter-op thread, and intra-op threads left to ONNX Runtime (IMESH_MODEL_INTRA_OP_THREADS defaults to 0, which
+ * leaves them unset). Kept in step by hand.
  */
 export const SERVICE_SESSION_OPTIONS: InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
@@ -14,8 +15,17 @@ export const SERVICE_SESSION_OPTIONS: InferenceSession.SessionOptions = {
   interOpNumThreads: 1,
 };
 
-export async function createServiceLikeSession(versionDir: string): Promise<InferenceSession> {
-  return InferenceSession.create(modelFiles(versionDir).model, SERVICE_SESSION_OPTIONS);
+/**
+ * The service's options, with IMESH_MODEL_INTRA_OP_THREADS applied when this process's environment sets it (the
+ * services inherit that environment, so both sides then run with the same thread count).
+ */
+export function serviceSessionOptions(env: NodeJS.ProcessEnv = process.env): InferenceSession.SessionOptions {
+  const intra = Number(env['IMESH_MODEL_INTRA_OP_THREADS'] ?? '0');
+  return { ...SERVICE_SESSION_OPTIONS, ...(Number.isInteger(intra) && intra > 0 && { intraOpNumThreads: intra }) };
+}
+
+export async function createServiceLikeSession(versionDir: string, options = serviceSessionOptions()): Promise<InferenceSession> {
+  return InferenceSession.create(modelFiles(versionDir).model, options);
 }
 
 /** ONNX Runtime feeds for a tokenised batch, made once and reused for every run. */

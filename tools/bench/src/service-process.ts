@@ -21,7 +21,13 @@ export async function startBenchService(
   readyTimeoutMs = 120_000,
 ): Promise<BenchService> {
   const logs: string[] = [];
-  const launched = await launchService(service, '127.0.0.1', 0, env, (_, line) => logs.push(line), readyTimeoutMs);
+  let launched: ServiceProcess;
+  try {
+    launched = await launchService(service, '127.0.0.1', 0, env, (_, line) => logs.push(line), readyTimeoutMs);
+  } catch (error) {
+    const tail = logs.slice(-5);
+    throw new Error(`${(error as Error).message}${tail.length > 0 ? `; its last log lines:\n${tail.join('\n')}` : ' (it logged nothing)'}`);
+  }
   running.add(launched);
   const child = launched.process;
   let stopping = false;

@@ -32,7 +32,7 @@ export function categoryChartSvg(options: CategoryChartOptions): string {
   const panelWidth = options.panelWidth ?? 300;
   const height = options.height ?? 380;
   const references = (options.references ?? []).filter((r) => Number.isFinite(r.value));
-  const margin = { left: 72, right: 230, top: 58, bottom: 56 };
+  const margin = { left: 72, right: 260, top: 58, bottom: 56 };
   const gap = 36;
   const panels = options.panels;
   const width = margin.left + panels.length * panelWidth + (panels.length - 1) * gap + margin.right;
@@ -41,7 +41,8 @@ export function categoryChartSvg(options: CategoryChartOptions): string {
     ...panels.flatMap((p) => p.series.flatMap((s) => s.values.filter((v): v is number => v !== undefined && Number.isFinite(v)))),
     ...references.map((r) => r.value),
   ];
-  const { max: yMax, step } = niceAxis(Math.max(0, ...values));
+  // Headroom, so that the highest point or reference line does not sit on the frame.
+  const { max: yMax, step } = niceAxis(Math.max(0, ...values) * 1.08);
   const y = (v: number) => margin.top + plotH - (v / yMax) * plotH;
   const names = [...new Set(panels.flatMap((p) => p.series.map((s) => s.name)))];
   const colourOf = (name: string) => COLOURS[names.indexOf(name) % COLOURS.length]!;
