@@ -19,6 +19,7 @@ describe('readExecutionConfig', () => {
       interOpThreads: 1,
       graphOptimizationLevel: 'all',
       worker: true,
+      allowSpinning: false,
     });
     assert.deepEqual(read({}), DEFAULT_EXECUTION);
   });
@@ -33,6 +34,7 @@ describe('readExecutionConfig', () => {
         IMESH_MODEL_INTER_OP_THREADS: '2',
         IMESH_MODEL_GRAPH_OPTIMIZATION: 'basic',
         IMESH_MODEL_WORKER: 'off',
+        IMESH_MODEL_ALLOW_SPINNING: 'on',
       }),
       {
         executionProvider: 'cuda',
@@ -42,6 +44,7 @@ describe('readExecutionConfig', () => {
         interOpThreads: 2,
         graphOptimizationLevel: 'basic',
         worker: false,
+        allowSpinning: true,
       },
     );
     assert.equal(read({ IMESH_MODEL_EXECUTION_PROVIDER: 'cpu' }).executionProvider, 'cpu');

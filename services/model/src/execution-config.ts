@@ -28,6 +28,11 @@ export interface ExecutionConfig {
    * computes; off runs them on the main thread, as before (a fallback for diagnosis).
    */
   readonly worker: boolean;
+  /**
+   * ONNX Runtime's intra-op threads busy-wait for work between runs. Off by default: in this service they share
+   * the cores with the gRPC thread, and spinning burns CPU the gRPC thread needs.
+   */
+  readonly allowSpinning: boolean;
 }
 
 export const DEFAULT_EXECUTION: ExecutionConfig = {
@@ -38,6 +43,7 @@ export const DEFAULT_EXECUTION: ExecutionConfig = {
   interOpThreads: 1,
   graphOptimizationLevel: 'all',
   worker: true,
+  allowSpinning: false,
 };
 
 /**
@@ -56,6 +62,7 @@ export function readExecutionConfig(env: EnvReader): ExecutionConfig {
     interOpThreads: env.integer('IMESH_MODEL_INTER_OP_THREADS', d.interOpThreads, { min: 0, max: 1024 }),
     graphOptimizationLevel: env.oneOf('IMESH_MODEL_GRAPH_OPTIMIZATION', d.graphOptimizationLevel, GRAPH_OPTIMIZATION_LEVELS),
     worker: env.boolean('IMESH_MODEL_WORKER', d.worker),
+    allowSpinning: env.boolean('IMESH_MODEL_ALLOW_SPINNING', d.allowSpinning),
   };
 }
 

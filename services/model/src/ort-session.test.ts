@@ -48,6 +48,7 @@ describe('createOrtSession', function () {
       executionMode: 'sequential',
       interOpNumThreads: 2,
       intraOpNumThreads: 3,
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     assert.equal('intraOpNumThreads' in sessionOptionsFor(DEFAULT_EXECUTION, ['cpu']), false, '0: ONNX Runtime chooses');
   });

@@ -27,6 +27,7 @@ export function sessionOptionsFor(
     executionMode: 'sequential',
     interOpNumThreads: config.interOpThreads,
     ...(config.intraOpThreads > 0 && { intraOpNumThreads: config.intraOpThreads }),
+    extra: { session: { intra_op: { allow_spinning: config.allowSpinning ? '1' : '0' } } },
   };
 }
 

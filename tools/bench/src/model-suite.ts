@@ -111,13 +111,20 @@ export interface SuiteContext {
   readonly log: (line: string) => void;
 }
 
-/** The service's environment per mode (IMESH_MODEL_REPOSITORY is added so service and bench read one repository). */
+/**
+ * The service's environment per mode (IMESH_MODEL_REPOSITORY is added so service and bench read one repository).
+ * IMESH_* settings in the bench's own environment win over these, so a setting can be tried without editing code.
+ */
 export function serviceEnv(batching: Batching): Record<string, string> {
+  const fromShell = Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => entry[0].startsWith('IMESH_MODEL_') && entry[1] !== undefined),
+  );
   return {
-    IMESH_MODEL_BATCHING: batching,
     IMESH_MODEL_MAX_QUEUE_DELAY_US: '2000',
     IMESH_MODEL_MAX_BATCH_SIZE: '128',
     IMESH_LOG_LEVEL: 'warn',
+    ...fromShell,
+    IMESH_MODEL_BATCHING: batching,
   };
 }
 
