@@ -5,10 +5,10 @@
 'use strict';
 const { execFileSync } = require('node:child_process');
 const { readdirSync, rmSync, writeFileSync, statSync } = require('node:fs');
-const { join, relative } = require('node:path');
+const { join, relative, resolve } = require('node:path');
 
-const outDir = process.argv[2] ?? join(__dirname, '..', 'src', 'generated');
-const protoRoot = join(__dirname, '..', '..', '..', 'protos');
+const outDir = resolve(process.argv[2] ?? join(__dirname, '..', 'src', 'generated'));
+const repoRoot = join(__dirname, '..', '..', '..');
 const files = [
   'inference/grpc_service.proto',
   'inference_mesh/pipeline/v1/pipeline.proto',
@@ -22,9 +22,10 @@ execFileSync(
   [
     require.resolve('@grpc/proto-loader/build/bin/proto-loader-gen-types.js'),
     '--longs=Number', '--enums=String', '--defaults', '--oneofs', '--includeComments',
-    '--grpcLib=@grpc/grpc-js', '-I', protoRoot, '-O', outDir, ...files,
+    // A relative include path, so the generated comments name protos/... the same on every checkout.
+    '--grpcLib=@grpc/grpc-js', '-I', 'protos', '-O', outDir, ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', cwd: repoRoot },
 );
 
 for (const pkgDir of ['inference', 'inference_mesh/pipeline/v1', 'inference_mesh/tokenizer/v1', 'inference_mesh/postprocess/v1']) {

@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference/grpc_service.proto
+// Original file: protos/inference/grpc_service.proto
 
 import type { Long } from '@grpc/proto-loader';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference/grpc_service.proto
+// Original file: protos/inference/grpc_service.proto
 
 import type { InferParameter as _inference_InferParameter, InferParameter__Output as _inference_InferParameter__Output } from '../inference/InferParameter';
 import type { InferTensorContents as _inference_InferTensorContents, InferTensorContents__Output as _inference_InferTensorContents__Output } from '../inference/InferTensorContents';

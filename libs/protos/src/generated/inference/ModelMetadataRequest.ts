@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference/grpc_service.proto
+// Original file: protos/inference/grpc_service.proto
 
 
 export interface ModelMetadataRequest {

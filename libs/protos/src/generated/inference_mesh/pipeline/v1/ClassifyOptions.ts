@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/pipeline/v1/pipeline.proto
+// Original file: protos/inference_mesh/pipeline/v1/pipeline.proto
 
 
 export interface ClassifyOptions {

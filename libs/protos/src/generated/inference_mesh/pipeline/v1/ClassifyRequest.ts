@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/pipeline/v1/pipeline.proto
+// Original file: protos/inference_mesh/pipeline/v1/pipeline.proto
 
 import type { ClassifyOptions as _inference_mesh_pipeline_v1_ClassifyOptions, ClassifyOptions__Output as _inference_mesh_pipeline_v1_ClassifyOptions__Output } from '../../../inference_mesh/pipeline/v1/ClassifyOptions';
 

@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/pipeline/v1/pipeline.proto
+// Original file: protos/inference_mesh/pipeline/v1/pipeline.proto
 
 import type { ClassifyResult as _inference_mesh_pipeline_v1_ClassifyResult, ClassifyResult__Output as _inference_mesh_pipeline_v1_ClassifyResult__Output } from '../../../inference_mesh/pipeline/v1/ClassifyResult';
 import type { RequestError as _inference_mesh_pipeline_v1_RequestError, RequestError__Output as _inference_mesh_pipeline_v1_RequestError__Output } from '../../../inference_mesh/pipeline/v1/RequestError';

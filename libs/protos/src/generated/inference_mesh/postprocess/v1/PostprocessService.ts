@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/postprocess/v1/postprocess.proto
+// Original file: protos/inference_mesh/postprocess/v1/postprocess.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'

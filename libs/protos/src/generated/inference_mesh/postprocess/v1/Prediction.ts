@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/postprocess/v1/postprocess.proto
+// Original file: protos/inference_mesh/postprocess/v1/postprocess.proto
 
 import type { LabelScore as _inference_mesh_postprocess_v1_LabelScore, LabelScore__Output as _inference_mesh_postprocess_v1_LabelScore__Output } from '../../../inference_mesh/postprocess/v1/LabelScore';
 

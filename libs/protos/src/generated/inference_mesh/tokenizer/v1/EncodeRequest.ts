@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/tokenizer/v1/tokenizer.proto
+// Original file: protos/inference_mesh/tokenizer/v1/tokenizer.proto
 
 
 export interface EncodeRequest {

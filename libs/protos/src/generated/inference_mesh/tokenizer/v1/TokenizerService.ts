@@ -1,4 +1,4 @@
-// Original file: /work/main/protos/inference_mesh/tokenizer/v1/tokenizer.proto
+// Original file: protos/inference_mesh/tokenizer/v1/tokenizer.proto
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
