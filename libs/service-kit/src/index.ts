@@ -17,3 +17,4 @@ export { readServerConfig, DEFAULT_PORTS, DEFAULT_MAX_MESSAGE_BYTES, type Server
 export { ServiceServer, type ServingStatus } from './service-server';
 export { runService, type RunningService } from './run-service';
 export { decodeUtf8Texts } from './texts';
+export { HealthChecker, type HealthAnswer } from './health-checker';

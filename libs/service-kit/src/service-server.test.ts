@@ -1,22 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadPostprocessProto, SERVICE_NAMES } from '@inference-mesh/protos';
-import { service as healthService } from 'grpc-health-check';
 import { strict as assert } from 'node:assert';
 import { invalidArgument } from './errors';
 import { unaryHandler } from './handlers';
 import { createLogger } from './logger';
 import { ServiceServer } from './service-server';
+import { HealthChecker } from './health-checker';
 
 const logger = createLogger('test', 'error', () => {});
-const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
-
-function check(client: grpc.Client, service: string): Promise<string> {
-  return new Promise((resolve) => {
-    (client as unknown as { Check: Function }).Check({ service }, (error: grpc.ServiceError | null, response?: { status: string }) =>
-      resolve(error ? grpc.status[error.code] : response!.status),
-    );
-  });
-}
+const check = (health: HealthChecker, service: string) => health.check(service, Date.now() + 5_000);
 
 describe('ServiceServer', () => {
   it('reports NOT_SERVING until ready, maps handler errors to status, and drains on shutdown', async () => {
@@ -33,7 +25,7 @@ describe('ServiceServer', () => {
     }, proto.packageDefinition);
     const port = await server.start();
     const target = `127.0.0.1:${port}`;
-    const health = new HealthClient(target, grpc.credentials.createInsecure());
+    const health = new HealthChecker(target);
     const client = new proto.grpc.inference_mesh.postprocess.v1.PostprocessService(target, grpc.credentials.createInsecure());
     const postprocess = (rows: number) =>
       new Promise<grpc.ServiceError | null>((resolve) => client.Postprocess({ rows }, (error) => resolve(error)));
@@ -42,7 +34,7 @@ describe('ServiceServer', () => {
       server.setServing(true);
       assert.equal(await check(health, ''), 'SERVING');
       assert.equal(await check(health, SERVICE_NAMES.postprocess), 'SERVING');
-      assert.equal(await check(health, 'no.such.Service'), 'NOT_FOUND');
+      assert.equal(await check(health, 'no.such.Service'), 'SERVICE_UNKNOWN');
 
       const invalid = await postprocess(0);
       assert.deepEqual([invalid?.code, invalid?.details], [grpc.status.INVALID_ARGUMENT, 'rows must be at least 1']);

@@ -1,6 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
-import type { ServingStatus } from '@inference-mesh/service-kit';
-import { service as healthService } from 'grpc-health-check';
+import type * as grpc from '@grpc/grpc-js';
+import { HealthChecker, type ServingStatus } from '@inference-mesh/service-kit';
 
 /** Asks one downstream for its overall health (service ""); resolves, never rejects. */
 export type HealthProbe = (deadlineMs: number) => Promise<ServingStatus>;
@@ -47,23 +46,8 @@ export class DownstreamHealthMirror {
   }
 }
 
-interface HealthCheckClient extends grpc.Client {
-  Check(
-    request: { service: string },
-    options: grpc.CallOptions,
-    callback: (error: grpc.ServiceError | null, response?: { status: string | number }) => void,
-  ): grpc.ClientUnaryCall;
-}
-
-const HealthClient = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
-
 /** A probe over gRPC health Check; anything but SERVING (including no answer) reads as NOT_SERVING. */
 export function grpcHealthProbe(target: string, options: grpc.ChannelOptions): HealthProbe {
-  const client = new HealthClient(target, grpc.credentials.createInsecure(), options) as unknown as HealthCheckClient;
-  return (deadlineMs) =>
-    new Promise((resolve) => {
-      client.Check({ service: '' }, { deadline: deadlineMs }, (error, response) => {
-        resolve(!error && (response?.status === 'SERVING' || response?.status === 1) ? 'SERVING' : 'NOT_SERVING');
-      });
-    });
+  const checker = new HealthChecker(target, options);
+  return async (deadlineMs) => ((await checker.check('', deadlineMs)) === 'SERVING' ? 'SERVING' : 'NOT_SERVING');
 }

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { modelFiles, tokenizerFingerprint } from '@inference-mesh/model-repository';
 import { loadInferenceProto, SERVICE_NAMES, type inference } from '@inference-mesh/protos';
-import { createLogger, EnvReader } from '@inference-mesh/service-kit';
-import { service as healthService } from 'grpc-health-check';
+import { createLogger, EnvReader, HealthChecker } from '@inference-mesh/service-kit';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { readModelServiceConfig } from './config';
 import { startModelService, type StartedModelService } from './model-service';
@@ -76,7 +75,7 @@ describe('model service over gRPC', function () {
   this.timeout(60_000);
   let service: StartedModelService;
   let client: inference.GRPCInferenceServiceClient;
-  let health: grpc.Client;
+  let health: HealthChecker;
   const infer = (request: inference.ModelInferRequest) =>
     call<inference.ModelInferResponse__Output>((options, callback) => client.ModelInfer(request, options, callback));
 
@@ -94,8 +93,7 @@ describe('model service over gRPC', function () {
     const address = `127.0.0.1:${service.port}`;
     const { grpc: proto } = loadInferenceProto();
     client = new proto.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
-    const HealthClient = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
-    health = new HealthClient(address, grpc.credentials.createInsecure());
+    health = new HealthChecker(address);
   });
 
   after(async () => {
@@ -106,10 +104,7 @@ describe('model service over gRPC', function () {
 
   it('reports SERVING once the versions are loaded, live and ready', async () => {
     for (const name of ['', SERVICE_NAMES.inference]) {
-      const response = await call<{ status: string }>((options, callback) =>
-        (health as unknown as Record<string, Function>)['Check']!.call(health, { service: name }, options, callback),
-      );
-      assert.equal(response.status, 'SERVING', `health of ${JSON.stringify(name)}`);
+      assert.equal(await health.check(name, Date.now() + 5_000), 'SERVING', `health of ${JSON.stringify(name)}`);
     }
     assert.deepEqual(await call((o, cb) => client.ServerLive({}, o, cb)), { live: true });
     assert.deepEqual(await call((o, cb) => client.ServerReady({}, o, cb)), { ready: true });

@@ -1,18 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadTokenizerProto, SERVICE_NAMES, type tokenizer } from '@inference-mesh/protos';
-import { createLogger, EnvReader, type ServiceServer } from '@inference-mesh/service-kit';
-import { service as healthService } from 'grpc-health-check';
+import { createLogger, EnvReader, HealthChecker, type ServiceServer } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { readTokenizerConfig } from './config';
 import { startTokenizerService } from './service';
 
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
 
-/** grpc.health.v1.Health as grpc-health-check loads it (keepCase, enums as strings). */
-interface HealthClient extends grpc.Client {
-  Check(request: { service: string }, options: grpc.CallOptions, callback: Callback<{ status: string }>): grpc.ClientUnaryCall;
-}
-const HealthClient = grpc.makeGenericClientConstructor(healthService as grpc.ServiceDefinition, 'Health');
 
 /** Runs one unary call with a 5 s deadline. */
 function call<T>(start: (options: grpc.CallOptions, callback: Callback<T>) => void): Promise<T> {
@@ -25,7 +19,7 @@ describe('tokenizer service over gRPC', function () {
   this.timeout(20_000);
   let server: ServiceServer;
   let client: tokenizer.TokenizerServiceClient;
-  let health: HealthClient;
+  let health: HealthChecker;
 
   before(async () => {
     const env = new EnvReader({
@@ -40,7 +34,7 @@ describe('tokenizer service over gRPC', function () {
     const address = `127.0.0.1:${server.port}`;
     const { grpc: proto } = loadTokenizerProto();
     client = new proto.inference_mesh.tokenizer.v1.TokenizerService(address, grpc.credentials.createInsecure());
-    health = new HealthClient(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
+    health = new HealthChecker(address);
   });
 
   after(async () => {
@@ -51,10 +45,7 @@ describe('tokenizer service over gRPC', function () {
 
   it('reports SERVING for the server and the tokenizer service once loaded', async () => {
     for (const name of ['', SERVICE_NAMES.tokenizer]) {
-      const response = await call<{ status: string }>((options, callback) =>
-        health.Check({ service: name }, options, callback),
-      );
-      assert.equal(response.status, 'SERVING', `health of ${JSON.stringify(name)}`);
+      assert.equal(await health.check(name, Date.now() + 5_000), 'SERVING', `health of ${JSON.stringify(name)}`);
     }
   });
 
