@@ -12,7 +12,7 @@ import { ModelMetrics, versionAttributes } from './model-metrics';
 import { VersionExecutor } from './version-executor';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
 import { DEFAULT_EXECUTION } from './execution-config';
-import { ortCpuLoader, ortInThreadLoader, type ModelLoader, type ModelRunner } from './model-runner';
+import { ortInThreadLoader, type ModelLoader, type ModelRunner } from './model-runner';
 import { OrtWorkerPool } from './ort-worker-pool';
 import { assertRejectsWithServiceError, assertServiceError, inferInput, inferRequest, int64Bytes } from './test-support';
 
@@ -76,7 +76,7 @@ describe('ModelRegistry', function () {
     before(async () => {
       registry = await ModelRegistry.load({
         repositoryRoot: DEFAULT_MODEL_REPOSITORY,
-        loadModel: ortCpuLoader({ intraOpThreads: 1 }),
+        loadModel: ortInThreadLoader({ ...DEFAULT_EXECUTION, executionProvider: 'cpu', intraOpThreads: 1, worker: false }),
         logger: quietLogger(),
       });
     });
@@ -151,7 +151,7 @@ describe('ModelRegistry', function () {
       const lines: string[] = [];
       const registry = await ModelRegistry.load({
         repositoryRoot: root,
-        loadModel: ortCpuLoader({ intraOpThreads: 1 }),
+        loadModel: ortInThreadLoader({ ...DEFAULT_EXECUTION, executionProvider: 'cpu', intraOpThreads: 1, worker: false }),
         logger: quietLogger(lines),
       });
       try {

@@ -1,6 +1,6 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { datatypeOfOrtType, type TensorSpec } from './datatypes';
-import { DEFAULT_EXECUTION, type ExecutionConfig } from './execution-config';
+import type { ExecutionConfig } from './execution-config';
 import { createOrtSession, type ProviderChoice } from './ort-session';
 
 /**
@@ -48,16 +48,6 @@ export interface OrtLoaderHandle {
   onWorkerExit(listener: (error: Error) => void): () => void;
   /** Ends the worker: pending runs are rejected (UNAVAILABLE). Release the registry first. Idempotent. */
   close(): Promise<void>;
-}
-
-export interface OrtCpuOptions {
-  /** Threads inside one operator; 0 lets ONNX Runtime choose (one per physical core). */
-  readonly intraOpThreads: number;
-}
-
-/** Loads models into onnxruntime-node sessions on the CPU execution provider, on this thread. */
-export function ortCpuLoader(options: OrtCpuOptions): ModelLoader {
-  return ortInThreadLoader({ ...DEFAULT_EXECUTION, executionProvider: 'cpu', intraOpThreads: options.intraOpThreads, worker: false });
 }
 
 /**
