@@ -8,6 +8,8 @@ Commands:
   classify --file FILE     classify FILE, one text per line, streamed ("-" reads stdin)
   health                   health of the gateway and the services behind it;
                            exit status 0 only if all are SERVING
+  canary set|status        move traffic between model versions, judge the canary
+                           (imesh canary --help)
 
 Classify options:
   -f, --file FILE          read the texts from FILE, one per line; empty lines are sent too

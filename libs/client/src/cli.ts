@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
+import { runCanary } from './canary';
 import { parseCommand, UsageError, USAGE, type ClassifyCommand } from './cli-args';
 import { formatHealth, formatResult } from './cli-output';
 import { isPipelineError } from './errors';
@@ -9,6 +10,10 @@ import { PipelineClient } from './pipeline-client';
 
 /** Runs `imesh` with `argv` (no `node`, no script path) and returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // Deployment tooling with options of its own, and no gateway connection.
+  if (argv[0] === 'canary') {
+    return runCanary(argv.slice(1), { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+  }
   let command;
   try {
     command = parseCommand(argv, process.env);

@@ -17,6 +17,7 @@ describe('EnvReader', () => {
       shutdownGraceMs: 0,
       drainTimeoutMs: 10_000,
       logLevel: 'debug',
+      keepalive: { timeMs: 5_000, timeoutMs: 5_000 },
     });
   });
 

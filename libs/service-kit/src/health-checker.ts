@@ -19,8 +19,8 @@ const STATUS_NAMES = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as
 export class HealthChecker {
   private readonly stub: HealthStub;
 
-  constructor(target: string, options: grpc.ChannelOptions = {}) {
-    this.stub = new HealthStub(target, grpc.credentials.createInsecure(), options) as unknown as HealthStub;
+  constructor(target: string, options: grpc.ChannelOptions = {}, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.stub = new HealthStub(target, credentials, options) as unknown as HealthStub;
   }
 
   check(service: string, deadlineMs: number): Promise<HealthAnswer> {

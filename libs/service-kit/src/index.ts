@@ -13,7 +13,16 @@ export {
 } from './errors';
 export { openCallContext, type CallContext } from './call-context';
 export { unaryHandler, type UnaryHandler } from './handlers';
-export { readServerConfig, DEFAULT_PORTS, DEFAULT_MAX_MESSAGE_BYTES, type ServerConfig, type ServiceName } from './server-config';
+export {
+  readServerConfig,
+  DEFAULT_PORTS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  KEEPALIVE_DEFAULTS,
+  type ServerConfig,
+  type ServiceName,
+  type KeepaliveConfig,
+} from './server-config';
+export { readTlsConfig, serverCredentials, clientCredentials, type TlsConfig, type ClientTls } from './tls';
 export { ServiceServer, type ServingStatus } from './service-server';
 export { runService, type RunningService } from './run-service';
 export { decodeUtf8Texts } from './texts';

@@ -1,3 +1,5 @@
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -17,7 +19,10 @@ const stdoutSink: Sink = (line) => {
   process.stdout.write(line + '\n');
 };
 
-/** Structured logs: one JSON object a line on stdout, as log collectors expect from a container. */
+/**
+ * Structured logs: one JSON object a line on stdout, as log collectors expect from a container, with `trace_id` and
+ * `span_id` when written inside a traced call.
+ */
 export function createLogger(service: string, level: LogLevel, sink: Sink = stdoutSink): Logger {
   return new JsonLogger({ service }, LOG_LEVELS.indexOf(level), sink);
 }
@@ -48,7 +53,11 @@ class JsonLogger implements Logger {
 
   private write(level: number, message: string, fields: LogFields | undefined): void {
     if (level < this.minLevel) return;
-    const record = { time: new Date().toISOString(), level: LOG_LEVELS[level], ...this.base, msg: message, ...fields };
+    // The active span, when telemetry is on and the line is written while serving a traced call: the ids that
+    // find this line from a trace, and the trace from this line.
+    const span = trace.getSpanContext(context.active());
+    const correlation = span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
+    const record = { time: new Date().toISOString(), level: LOG_LEVELS[level], ...this.base, msg: message, ...correlation, ...fields };
     this.sink(JSON.stringify(record, errorReplacer));
   }
 }

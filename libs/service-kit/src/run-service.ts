@@ -2,6 +2,9 @@ import { EnvReader, isConfigError } from './env-config';
 import { createLogger, type Logger } from './logger';
 import type { ServerConfig } from './server-config';
 
+/** Time a service gets, after its server has drained, to release what it holds before the process exits anyway. */
+const RELEASE_ALLOWANCE_MS = 5_000;
+
 export interface RunningService {
   shutdown(): Promise<void>;
 }
@@ -40,6 +43,13 @@ export function runService<Config extends { readonly server: ServerConfig }>(
         }
         stopping = true;
         logger.info('shutting down', { signal });
+        // The server drains within grace + drain timeout; this bounds whatever the service releases after it
+        // (models, worker threads), so an orchestrator's kill is never what ends the process.
+        const limitMs = config.server.shutdownGraceMs + config.server.drainTimeoutMs + RELEASE_ALLOWANCE_MS;
+        setTimeout(() => {
+          logger.error('shutdown did not finish in time: exiting', { limitMs });
+          process.exit(1);
+        }, limitMs).unref();
         running.shutdown().then(
           () => process.exit(0),
           (error: unknown) => {

@@ -1,5 +1,6 @@
 import type { EnvReader } from './env-config';
 import { LOG_LEVELS, type LogLevel } from './logger';
+import { readTlsConfig, type TlsConfig } from './tls';
 
 export type ServiceName = 'gateway' | 'tokenizer' | 'model' | 'postprocess';
 
@@ -22,7 +23,24 @@ export interface ServerConfig {
   /** After the grace: in-flight calls get this long to finish before they are cancelled. */
   readonly drainTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** Absent: plaintext. */
+  readonly tls?: TlsConfig;
+  /** HTTP/2 keepalive, for the server's pings and the service's own clients; defaults in KEEPALIVE_DEFAULTS. */
+  readonly keepalive?: KeepaliveConfig;
 }
+
+/**
+ * A ping every `timeMs` on each connection, and a peer that does not answer one within `timeoutMs` is dropped:
+ * a dead peer (power cut, frozen process, dropped route) is noticed within their sum instead of a TCP timeout of
+ * minutes. Servers of the mesh accept pings at this rate, even between calls, so no client of ours is ever sent
+ * GOAWAY too_many_pings.
+ */
+export interface KeepaliveConfig {
+  readonly timeMs: number;
+  readonly timeoutMs: number;
+}
+
+export const KEEPALIVE_DEFAULTS: KeepaliveConfig = { timeMs: 5_000, timeoutMs: 5_000 };
 
 /** The settings every service reads, e.g. IMESH_TOKENIZER_PORT, IMESH_MAX_MESSAGE_BYTES. */
 export function readServerConfig(env: EnvReader, service: ServiceName): ServerConfig {
@@ -33,5 +51,14 @@ export function readServerConfig(env: EnvReader, service: ServiceName): ServerCo
     shutdownGraceMs: env.integer('IMESH_SHUTDOWN_GRACE_MS', 0, { min: 0, max: 600_000 }),
     drainTimeoutMs: env.integer('IMESH_DRAIN_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),
     logLevel: env.oneOf('IMESH_LOG_LEVEL', 'info', LOG_LEVELS),
+    keepalive: {
+      timeMs: env.integer('IMESH_KEEPALIVE_TIME_MS', KEEPALIVE_DEFAULTS.timeMs, { min: 1_000, max: 3_600_000 }),
+      timeoutMs: env.integer('IMESH_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_DEFAULTS.timeoutMs, { min: 100, max: 600_000 }),
+    },
+    ...withTls(readTlsConfig(env)),
   };
+}
+
+function withTls(tls: TlsConfig | undefined): { tls?: TlsConfig } {
+  return tls ? { tls } : {};
 }

@@ -55,4 +55,28 @@ describe('ServiceServer', () => {
       await server.shutdown();
     }
   });
+
+  it('cancels what is still running at the drain timeout, so shutdown ends within grace + drain', async () => {
+    const proto = loadPostprocessProto();
+    const server = new ServiceServer({ host: '127.0.0.1', port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, drainTimeoutMs: 300, logLevel: 'error' }, logger);
+    server.addService(SERVICE_NAMES.postprocess, proto.grpc.inference_mesh.postprocess.v1.PostprocessService.service, {
+      // Never answers: a call stuck on a hung dependency.
+      Postprocess: () => {},
+    }, proto.packageDefinition);
+    const port = await server.start();
+    server.setServing(true);
+    const client = new proto.grpc.inference_mesh.postprocess.v1.PostprocessService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const stuck = new Promise<grpc.ServiceError | null>((resolve) => client.Postprocess({ rows: 1 }, (error) => resolve(error)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = Date.now();
+      await server.shutdown();
+      const tookMs = Date.now() - started;
+      assert.ok(tookMs >= 390 && tookMs < 2_000, `shutdown took ${tookMs} ms for a 100 ms grace and a 300 ms drain`);
+      const error = await stuck;
+      assert.ok(error && [grpc.status.CANCELLED, grpc.status.UNAVAILABLE].includes(error.code), `the stuck call ended: ${error?.message}`);
+    } finally {
+      client.close();
+    }
+  });
 });

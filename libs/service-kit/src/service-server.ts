@@ -1,10 +1,11 @@
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from './logger';
-import type { ServerConfig } from './server-config';
+import { KEEPALIVE_DEFAULTS, type ServerConfig } from './server-config';
+import { serverCredentials } from './tls';
 
 export type { ServingStatus };
 
@@ -14,6 +15,13 @@ export type { ServingStatus };
  * orderly shutdown.
  */
 export class ServiceServer {
+  /** Interceptors every server of this process gets (telemetry adds its own at start, before any server is built). */
+  private static readonly processInterceptors: ServerInterceptor[] = [];
+
+  static addInterceptors(...interceptors: ServerInterceptor[]): void {
+    ServiceServer.processInterceptors.push(...interceptors);
+  }
+
   private readonly server: Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
   private readonly serviceNames: string[] = [];
@@ -25,15 +33,20 @@ export class ServiceServer {
     private readonly config: ServerConfig,
     private readonly logger: Logger,
   ) {
+    const keepalive = config.keepalive ?? KEEPALIVE_DEFAULTS;
     this.server = new Server({
       'grpc.max_receive_message_length': config.maxMessageBytes,
       'grpc.max_send_message_length': config.maxMessageBytes,
-      // Clients ping every 30 s by default; accept pings down to 5 s apart, even between calls, so that no
-      // client is sent GOAWAY too_many_pings (grpc-js otherwise allows one ping per 5 minutes).
+      // The server pings each client too, so a vanished client's calls end within seconds instead of holding
+      // a drain open until its deadline.
+      'grpc.keepalive_time_ms': keepalive.timeMs,
+      'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
+      // Accept pings at least as often as the mesh's own clients send them (SDK: 30 s, gateway: keepalive.timeMs),
+      // even between calls, so that no client is sent GOAWAY too_many_pings (C-core's default allows one ping per
+      // 5 minutes without data; grpc-js does not police pings, but peers that read this option do).
       'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.min_recv_ping_interval_without_data_ms': 5_000,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.http2.min_recv_ping_interval_without_data_ms': Math.min(5_000, keepalive.timeMs),
+      interceptors: [...ServiceServer.processInterceptors],
     });
   }
 
@@ -57,12 +70,13 @@ export class ServiceServer {
     new ReflectionService({ ...this.reflected, ...healthDefinition }).addToServer(this.server);
     const address = `${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`;
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, port) =>
+      this.server.bindAsync(address, serverCredentials(this.config.tls), (error, port) =>
         error ? reject(new Error(`cannot listen on ${address}: ${error.message}`)) : resolve(port),
       );
     });
     // The launcher and tests read this line to learn the port.
-    this.logger.info('listening', { host: this.config.host, port: this.boundPort, services: this.serviceNames });
+    const tls = this.config.tls ? (this.config.tls.ca ? 'mutual' : 'server') : 'off';
+    this.logger.info('listening', { host: this.config.host, port: this.boundPort, services: this.serviceNames, tls });
     return this.boundPort;
   }
 

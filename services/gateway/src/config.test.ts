@@ -21,4 +21,36 @@ describe('readGatewayConfig', () => {
       /IMESH_RETRY_INITIAL_BACKOFF_MS \(500\) exceeds IMESH_RETRY_MAX_BACKOFF_MS \(100\)/.test(error.message),
     );
   });
+
+  it('reads the resilience settings: retry budget, in-flight limit, replica lists, fallback, downstream TLS', () => {
+    const env = new EnvReader({
+      IMESH_MODEL_TARGET: '10.0.0.1:50053, model-b.local:50053',
+      IMESH_RETRY_BUDGET_RATIO: '0.1',
+      IMESH_RETRY_BUDGET_BURST: '4',
+      IMESH_MAX_IN_FLIGHT: '64',
+      IMESH_FALLBACK_TARGET: 'dns:///model-cpu:50053',
+      IMESH_FALLBACK_MODEL_VERSION: '1',
+    });
+    const config = readGatewayConfig(env);
+    env.done();
+    assert.equal(config.targets.model, '10.0.0.1:50053, model-b.local:50053');
+    assert.deepEqual(config.policy.retryBudget, { ratio: 0.1, burst: 4 });
+    assert.equal(config.maxInFlight, 64);
+    assert.deepEqual(config.fallback, { target: 'dns:///model-cpu:50053', model: 'sentiment', version: '1' });
+    assert.equal(config.downstreamTls, undefined, 'plaintext unless asked, or mutual TLS is on');
+    const defaults = readGatewayConfig(new EnvReader({}));
+    assert.equal(defaults.fallback, undefined, 'no fallback by default');
+    assert.deepEqual(defaults.policy.retryBudget, { ratio: 0.2, burst: 10 });
+  });
+
+  it('refuses a malformed replica list and half a fallback, naming the variables', () => {
+    const env = new EnvReader({ IMESH_TOKENIZER_TARGET: 'a:1,b', IMESH_POSTPROCESS_TARGET: 'dns:///a:1,b:2', IMESH_FALLBACK_TARGET: 'm:1', IMESH_DOWNSTREAM_TLS: 'perhaps' });
+    readGatewayConfig(env);
+    assert.throws(() => env.done(), (error: Error) =>
+      /IMESH_TOKENIZER_TARGET="a:1,b": a list of replicas must be host:port,host:port/.test(error.message) &&
+      /IMESH_POSTPROCESS_TARGET="dns:\/\/\/a:1,b:2": a list takes plain host:port entries/.test(error.message) &&
+      /IMESH_FALLBACK_TARGET is set without IMESH_FALLBACK_MODEL_VERSION/.test(error.message) &&
+      /IMESH_DOWNSTREAM_TLS="perhaps"/.test(error.message),
+    );
+  });
 });

@@ -1,5 +1,9 @@
+import type { CoalescerOptions } from './request-coalescer';
 import { readDefaultModel } from '@inference-mesh/model-repository';
-import { readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
+import { readServerConfig, type ClientTls, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
+import { targetProblem } from './downstreams';
+import { DEFAULT_RETRY_BUDGET, type RetryBudgetConfig } from './retry-budget';
+import { readVersionWeights, type VersionWeight } from './version-split';
 
 export type Hop = 'tokenizer' | 'model' | 'postprocess';
 export const HOPS: readonly Hop[] = ['tokenizer', 'model', 'postprocess'];
@@ -18,11 +22,29 @@ export interface HopPolicyConfig {
   /** Concurrent calls to this downstream, and calls allowed to wait for a slot. */
   readonly bulkheadLimit: number;
   readonly bulkheadQueue: number;
+  /** Caps retries relative to calls per downstream; DEFAULT_RETRY_BUDGET when absent. */
+  readonly retryBudget?: RetryBudgetConfig;
+}
+
+/**
+ * A model version the gateway answers from, marked degraded, when the primary model service is unavailable
+ * (its breaker open, or every attempt UNAVAILABLE). Off unless IMESH_FALLBACK_TARGET is set.
+ */
+export interface FallbackConfig {
+  /** The model service(s) holding the fallback version, e.g. a CPU deployment of a smaller model. */
+  readonly target: string;
+  /** Requests for this model may fall back. */
+  readonly model: string;
+  /** The version that serves them; the tokenizer and postprocess must know it too. */
+  readonly version: string;
 }
 
 export interface GatewayConfig {
   readonly server: ServerConfig;
-  /** gRPC targets: `host:port`, or `dns:///name:port` to balance over every address the name resolves to. */
+  /**
+   * gRPC targets: `host:port`; `dns:///name:port` to balance over every address the name resolves to; or a
+   * comma-separated list `host:port,host:port` of replicas. Calls are balanced round-robin per call.
+   */
   readonly targets: Readonly<Record<Hop, string>>;
   readonly defaultModel: string;
   readonly maxBatchTexts: number;
@@ -30,8 +52,17 @@ export interface GatewayConfig {
   readonly defaultDeadlineMs: number;
   /** Requests one ClassifyStream may have in flight before the gateway stops reading from it. */
   readonly streamMaxInFlight: number;
+  /** Merging of concurrent requests into one call per hop; undefined when IMESH_GATEWAY_BATCHING=off. */
+  readonly coalescing: CoalescerOptions | undefined;
   readonly healthPollIntervalMs: number;
   readonly policy: HopPolicyConfig;
+  /** IMESH_MODEL_VERSION_WEIGHTS: the default model's split for requests that name no version; empty: the latest. */
+  readonly modelVersionWeights: readonly VersionWeight[];
+  /** Pipeline requests in flight at once; more are refused with RESOURCE_EXHAUSTED (load shedding). */
+  readonly maxInFlight: number;
+  readonly fallback?: FallbackConfig;
+  /** TLS towards the downstreams; absent: plaintext. */
+  readonly downstreamTls?: ClientTls;
 }
 
 const DEFAULT_TARGETS: Readonly<Record<Hop, string>> = {
@@ -39,6 +70,15 @@ const DEFAULT_TARGETS: Readonly<Record<Hop, string>> = {
   model: '127.0.0.1:50053',
   postprocess: '127.0.0.1:50054',
 };
+
+function readCoalescing(env: EnvReader): CoalescerOptions | undefined {
+  const enabled = env.oneOf('IMESH_GATEWAY_BATCHING', 'on', ['on', 'off']) === 'on';
+  const options: CoalescerOptions = {
+    maxRows: env.integer('IMESH_GATEWAY_BATCH_MAX_TEXTS', 256, { min: 1, max: 100_000 }),
+    maxInFlight: env.integer('IMESH_GATEWAY_BATCH_MAX_IN_FLIGHT', 4, { min: 1, max: 1_000 }),
+  };
+  return enabled ? options : undefined;
+}
 
 export function readGatewayConfig(env: EnvReader): GatewayConfig {
   const policy: HopPolicyConfig = {
@@ -50,22 +90,52 @@ export function readGatewayConfig(env: EnvReader): GatewayConfig {
     attemptTimeoutMs: env.integer('IMESH_ATTEMPT_TIMEOUT_MS', 10_000, { min: 1, max: 600_000 }),
     bulkheadLimit: env.integer('IMESH_BULKHEAD_LIMIT', 256, { min: 1, max: 100_000 }),
     bulkheadQueue: env.integer('IMESH_BULKHEAD_QUEUE', 1024, { min: 0, max: 1_000_000 }),
+    retryBudget: {
+      ratio: env.number('IMESH_RETRY_BUDGET_RATIO', DEFAULT_RETRY_BUDGET.ratio, { min: 0, max: 1 }),
+      burst: env.integer('IMESH_RETRY_BUDGET_BURST', DEFAULT_RETRY_BUDGET.burst, { min: 0, max: 100_000 }),
+    },
   };
   if (policy.retryInitialBackoffMs > policy.retryMaxBackoffMs) {
     env.fail(`IMESH_RETRY_INITIAL_BACKOFF_MS (${policy.retryInitialBackoffMs}) exceeds IMESH_RETRY_MAX_BACKOFF_MS (${policy.retryMaxBackoffMs})`);
   }
+  const server = readServerConfig(env, 'gateway');
+  const target = (name: string, fallback: string) => {
+    const value = env.string(name, fallback);
+    const problem = targetProblem(value);
+    if (problem) env.fail(`${name}=${JSON.stringify(value)}: ${problem}`);
+    return value;
+  };
+  const defaultModel = readDefaultModel(env);
+  const fallbackTarget = env.has('IMESH_FALLBACK_TARGET') ? target('IMESH_FALLBACK_TARGET', '') : '';
+  const fallbackVersion = env.string('IMESH_FALLBACK_MODEL_VERSION', '');
+  const fallbackModel = env.string('IMESH_FALLBACK_MODEL', defaultModel);
+  if (fallbackTarget && !fallbackVersion) env.fail('IMESH_FALLBACK_TARGET is set without IMESH_FALLBACK_MODEL_VERSION: name the version it serves');
+  if (!fallbackTarget && fallbackVersion) env.fail('IMESH_FALLBACK_MODEL_VERSION is set without IMESH_FALLBACK_TARGET: name the model service that serves it');
+  // Downstream TLS follows mutual TLS by default: a gateway that asks its clients for certificates talks to its
+  // downstreams the same way, with the same CA and its own certificate.
+  const downstreamTls = env.boolean('IMESH_DOWNSTREAM_TLS', server.tls?.ca !== undefined);
   return {
-    server: readServerConfig(env, 'gateway'),
+    server,
     targets: {
-      tokenizer: env.string('IMESH_TOKENIZER_TARGET', DEFAULT_TARGETS.tokenizer),
-      model: env.string('IMESH_MODEL_TARGET', DEFAULT_TARGETS.model),
-      postprocess: env.string('IMESH_POSTPROCESS_TARGET', DEFAULT_TARGETS.postprocess),
+      tokenizer: target('IMESH_TOKENIZER_TARGET', DEFAULT_TARGETS.tokenizer),
+      model: target('IMESH_MODEL_TARGET', DEFAULT_TARGETS.model),
+      postprocess: target('IMESH_POSTPROCESS_TARGET', DEFAULT_TARGETS.postprocess),
     },
-    defaultModel: readDefaultModel(env),
+    defaultModel,
     maxBatchTexts: env.integer('IMESH_MAX_BATCH_TEXTS', 256, { min: 1, max: 100_000 }),
     defaultDeadlineMs: env.integer('IMESH_DEFAULT_DEADLINE_MS', 30_000, { min: 1, max: 3_600_000 }),
     streamMaxInFlight: env.integer('IMESH_STREAM_MAX_IN_FLIGHT', 64, { min: 1, max: 100_000 }),
+    coalescing: readCoalescing(env),
     healthPollIntervalMs: env.integer('IMESH_HEALTH_POLL_INTERVAL_MS', 2_000, { min: 100, max: 600_000 }),
     policy,
+    modelVersionWeights: readVersionWeights(env),
+    maxInFlight: env.integer('IMESH_MAX_IN_FLIGHT', 1024, { min: 1, max: 1_000_000 }),
+    ...(fallbackTarget && fallbackVersion ? { fallback: { target: fallbackTarget, model: fallbackModel, version: fallbackVersion } } : {}),
+    ...(downstreamTls && {
+      downstreamTls: {
+        ...(server.tls?.ca && { ca: server.tls.ca }),
+        ...(server.tls && { certChain: server.tls.certChain, privateKey: server.tls.privateKey }),
+      },
+    }),
   };
 }

@@ -47,7 +47,7 @@ export class DownstreamHealthMirror {
 }
 
 /** A probe over gRPC health Check; anything but SERVING (including no answer) reads as NOT_SERVING. */
-export function grpcHealthProbe(target: string, options: grpc.ChannelOptions): HealthProbe {
-  const checker = new HealthChecker(target, options);
+export function grpcHealthProbe(target: string, options: grpc.ChannelOptions, credentials?: grpc.ChannelCredentials): HealthProbe {
+  const checker = new HealthChecker(target, options, credentials);
   return async (deadlineMs) => ((await checker.check('', deadlineMs)) === 'SERVING' ? 'SERVING' : 'NOT_SERVING');
 }

@@ -7,8 +7,11 @@ import {
   type postprocess,
   type tokenizer,
 } from '@inference-mesh/protos';
+import { KEEPALIVE_DEFAULTS, type KeepaliveConfig } from '@inference-mesh/service-kit';
+import { clientTelemetryInterceptor } from '@inference-mesh/telemetry';
 import type { AttemptOptions } from './hop-policy';
 import type { Hop } from './config';
+import { modelVersionMetadata } from './version-split';
 
 /** The three internal calls the pipeline makes, one attempt each; policies are applied by the caller. */
 export interface Downstreams {
@@ -19,23 +22,112 @@ export interface Downstreams {
   close(): void;
 }
 
+/** The model service's two calls, for a second model deployment (the fallback). */
+export type ModelDownstream = Pick<Downstreams, 'modelMetadata' | 'modelInfer' | 'close'>;
+
 export interface ChannelSettings {
   readonly maxMessageBytes: number;
+  /** Default: KEEPALIVE_DEFAULTS. */
+  readonly keepalive?: KeepaliveConfig;
+  /** Default: plaintext. */
+  readonly credentials?: grpc.ChannelCredentials;
 }
 
+/** grpc-js reconnects to a refused address with exponential backoff up to 120 s by default; a replica that
+ * restarts behind a static list would wait that long. Connection attempts are cheap inside a cluster. */
+const MAX_RECONNECT_BACKOFF_MS = 5_000;
+
 /**
- * Channel options for every internal hop. round_robin (instead of grpc-js's default pick_first) spreads calls
- * over every address a `dns:///` target resolves to, so replicas share the load and a dead one is skipped.
+ * Channel options for every internal hop. round_robin (instead of grpc-js's default pick_first) keeps a
+ * connection to every address of the target and spreads calls over the ready ones, so replicas share the load
+ * and a dead one is skipped as soon as its connection drops (or its keepalive ping goes unanswered).
  */
 export function channelOptions(settings: ChannelSettings): grpc.ChannelOptions {
+  const keepalive = settings.keepalive ?? KEEPALIVE_DEFAULTS;
   return {
     'grpc.max_receive_message_length': settings.maxMessageBytes,
     'grpc.max_send_message_length': settings.maxMessageBytes,
-    'grpc.keepalive_time_ms': 30_000,
-    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_time_ms': keepalive.timeMs,
+    'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_reconnect_backoff_ms': MAX_RECONNECT_BACKOFF_MS,
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
   };
+}
+
+/** The pipeline's clients also carry the trace on to each downstream (a no-op when telemetry is off). */
+function tracedOptions(settings: ChannelSettings): grpc.ClientOptions {
+  return { ...channelOptions(settings), interceptors: [clientTelemetryInterceptor()] };
+}
+
+/** The scheme of comma-separated replica lists, resolved by ReplicaListResolver below. */
+const REPLICA_LIST_SCHEME = 'imesh-replicas';
+
+/**
+ * A static list of `host:port` replicas as one grpc-js target. grpc-js has `ipv4:`/`ipv6:` lists for literal
+ * addresses only; this resolver takes names too (each connection resolves its name when it connects).
+ */
+class ReplicaListResolver implements grpc.experimental.Resolver {
+  private readonly endpoints: grpc.experimental.Endpoint[];
+  private reported = false;
+
+  constructor(
+    target: grpc.experimental.GrpcUri,
+    private readonly listener: grpc.experimental.ResolverListener,
+  ) {
+    this.endpoints = parseReplicaList(target.path).map(({ host, port }) => ({ addresses: [{ host, port }] }));
+  }
+
+  updateResolution(): void {
+    // A static list never changes: report it once per (re)start, like grpc-js's own ipv4: resolver.
+    if (this.reported) return;
+    this.reported = true;
+    process.nextTick(() => this.listener(grpc.experimental.statusOrFromValue(this.endpoints), {}, null, ''));
+  }
+
+  destroy(): void {
+    this.reported = false;
+  }
+
+  static getDefaultAuthority(target: grpc.experimental.GrpcUri): string {
+    // The first replica names the authority (TLS checks it): replicas share one certificate and name.
+    return target.path.split(',')[0]!.trim();
+  }
+}
+
+let resolverRegistered = false;
+
+function parseReplicaList(list: string): { host: string; port: number }[] {
+  return list.split(',').map((entry) => {
+    const parsed = grpc.experimental.splitHostPort(entry.trim());
+    if (!parsed || parsed.port === undefined || !parsed.host) throw new Error(`not host:port: ${JSON.stringify(entry)}`);
+    return { host: parsed.host, port: parsed.port };
+  });
+}
+
+/** Why a target cannot be used, or undefined when it can. */
+export function targetProblem(target: string): string | undefined {
+  if (target.trim() === '') return 'empty: expected host:port, dns:///name:port or host:port,host:port';
+  if (!target.includes(',')) return undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target) || target.startsWith('dns:') || target.startsWith('unix:')) {
+    return 'a list takes plain host:port entries; for a name that resolves to every replica use dns:///name:port alone';
+  }
+  try {
+    parseReplicaList(target);
+    return undefined;
+  } catch (error) {
+    return `a list of replicas must be host:port,host:port (${(error as Error).message})`;
+  }
+}
+
+/** The grpc-js target for a configured one: lists get the replica-list scheme, everything else is passed on. */
+export function channelTarget(target: string): string {
+  if (!target.includes(',')) return target;
+  if (!resolverRegistered) {
+    grpc.experimental.registerResolver(REPLICA_LIST_SCHEME, ReplicaListResolver);
+    resolverRegistered = true;
+  }
+  return `${REPLICA_LIST_SCHEME}:${target.split(',').map((entry) => entry.trim()).join(',')}`;
 }
 
 type UnaryMethod<Request, Response> = (
@@ -51,9 +143,10 @@ function call<Request, Response>(
   method: UnaryMethod<Request, Response>,
   request: Request,
   { deadlineMs, signal }: AttemptOptions,
+  metadata: grpc.Metadata = new grpc.Metadata(),
 ): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
-    const unaryCall = method.call(client, request, new grpc.Metadata(), { deadline: deadlineMs }, (error, response) => {
+    const unaryCall = method.call(client, request, metadata, { deadline: deadlineMs }, (error, response) => {
       signal.removeEventListener('abort', cancel);
       if (error) reject(error);
       else resolve(response!);
@@ -64,20 +157,38 @@ function call<Request, Response>(
   });
 }
 
+export function connectModel(target: string, settings: ChannelSettings): ModelDownstream {
+  const modelClient = new (loadInferenceProto().grpc.inference.GRPCInferenceService)(
+    channelTarget(target),
+    settings.credentials ?? grpc.credentials.createInsecure(),
+    tracedOptions(settings),
+  );
+  return {
+    // x-model-version lets a mesh route each model call to the pods serving that version (istio/model-routing.yaml).
+    modelMetadata: (request, attempt) => call(modelClient, modelClient.ModelMetadata, request, attempt, modelVersionMetadata(request.version)),
+    modelInfer: (request, attempt) => call(modelClient, modelClient.ModelInfer, request, attempt, modelVersionMetadata(request.modelVersion)),
+    close: () => modelClient.close(),
+  };
+}
+
 export function connectDownstreams(targets: Readonly<Record<Hop, string>>, settings: ChannelSettings): Downstreams {
-  const options = channelOptions(settings);
-  const credentials = grpc.credentials.createInsecure();
-  const tokenizerClient = new (loadTokenizerProto().grpc.inference_mesh.tokenizer.v1.TokenizerService)(targets.tokenizer, credentials, options);
-  const modelClient = new (loadInferenceProto().grpc.inference.GRPCInferenceService)(targets.model, credentials, options);
-  const postprocessClient = new (loadPostprocessProto().grpc.inference_mesh.postprocess.v1.PostprocessService)(targets.postprocess, credentials, options);
+  const options = tracedOptions(settings);
+  const credentials = settings.credentials ?? grpc.credentials.createInsecure();
+  const tokenizerClient = new (loadTokenizerProto().grpc.inference_mesh.tokenizer.v1.TokenizerService)(channelTarget(targets.tokenizer), credentials, options);
+  const model = connectModel(targets.model, settings);
+  const postprocessClient = new (loadPostprocessProto().grpc.inference_mesh.postprocess.v1.PostprocessService)(
+    channelTarget(targets.postprocess),
+    credentials,
+    options,
+  );
   return {
     encode: (request, attempt) => call(tokenizerClient, tokenizerClient.Encode, request, attempt),
-    modelMetadata: (request, attempt) => call(modelClient, modelClient.ModelMetadata, request, attempt),
-    modelInfer: (request, attempt) => call(modelClient, modelClient.ModelInfer, request, attempt),
+    modelMetadata: model.modelMetadata,
+    modelInfer: model.modelInfer,
     postprocess: (request, attempt) => call(postprocessClient, postprocessClient.Postprocess, request, attempt),
     close: () => {
       tokenizerClient.close();
-      modelClient.close();
+      model.close();
       postprocessClient.close();
     },
   };

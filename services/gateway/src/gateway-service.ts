@@ -1,11 +1,14 @@
 import { loadPipelineProto, SERVICE_NAMES } from '@inference-mesh/protos';
-import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
+import { clientCredentials, ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
+import { AdmissionGate } from './admission';
 import { createPipelineHandlers } from './classify-service';
 import { HOPS, type GatewayConfig, type Hop } from './config';
 import { DownstreamHealthMirror, grpcHealthProbe } from './downstream-health';
-import { channelOptions, connectDownstreams } from './downstreams';
+import { channelOptions, channelTarget, connectDownstreams, connectModel, type ChannelSettings, type ModelDownstream } from './downstreams';
+import { ModelFallback } from './fallback';
+import { GatewayMetrics } from './gateway-metrics';
 import { HopPolicy } from './hop-policy';
-import { ClassifyPipeline } from './pipeline';
+import { ClassifyPipeline, type ClassifyGuard } from './pipeline';
 
 const HEALTH_NAMES: Readonly<Record<Hop, string>> = {
   tokenizer: SERVICE_NAMES.tokenizer,
@@ -13,15 +16,39 @@ const HEALTH_NAMES: Readonly<Record<Hop, string>> = {
   postprocess: SERVICE_NAMES.postprocess,
 };
 
+/** The fallback's downstream name in messages, logs and metrics. */
+const FALLBACK_HOP = 'model-fallback';
+
 /**
- * Connects the downstreams, puts a policy in front of each, and serves PipelineService; health turns SERVING
- * once listening, and the downstreams' health is mirrored from then on.
+ * Connects the downstreams, puts a policy in front of each, bounds the requests in flight, adds the fallback
+ * model when one is configured, and serves PipelineService; health turns SERVING once listening, and the
+ * downstreams' health is mirrored from then on.
  */
 export async function startGatewayService(config: GatewayConfig, logger: Logger): Promise<RunningService> {
-  const settings = { maxMessageBytes: config.server.maxMessageBytes };
+  const metrics = new GatewayMetrics();
+  const credentials = clientCredentials(config.downstreamTls);
+  const settings: ChannelSettings = { maxMessageBytes: config.server.maxMessageBytes, keepalive: config.server.keepalive, credentials };
   const downstreams = connectDownstreams(config.targets, settings);
-  const policies = Object.fromEntries(HOPS.map((hop) => [hop, new HopPolicy(hop, config.policy, logger)])) as Record<Hop, HopPolicy>;
-  const classifyPipeline = new ClassifyPipeline(downstreams, policies, config);
+  const policyOf = (hop: string) => new HopPolicy(hop, config.policy, logger, { metrics });
+  const policies = Object.fromEntries(HOPS.map((hop) => [hop, policyOf(hop)])) as Record<Hop, HopPolicy>;
+
+  let fallbackModel: ModelDownstream | undefined;
+  let fallback: ModelFallback | undefined;
+  if (config.fallback) {
+    fallbackModel = connectModel(config.fallback.target, settings);
+    // The same tokenizer and postprocess (and their policies); only the model calls go to the fallback deployment.
+    const fallbackPipeline = new ClassifyPipeline(
+      { ...downstreams, modelMetadata: fallbackModel.modelMetadata, modelInfer: fallbackModel.modelInfer },
+      { ...policies, model: policyOf(FALLBACK_HOP) },
+      { defaultModel: config.defaultModel, maxBatchTexts: config.maxBatchTexts },
+    );
+    fallback = new ModelFallback(config.fallback, config.defaultModel, (input, budget) => fallbackPipeline.classify(input, budget), logger);
+  }
+  const admission = new AdmissionGate(config.maxInFlight, metrics);
+  const guard: ClassifyGuard = (input, budget, next) =>
+    admission.run(() => (fallback ? fallback.around(input, budget, next) : next(input, budget)));
+  const classifyPipeline = new ClassifyPipeline(downstreams, policies, { ...config, guard });
+
   const server = new ServiceServer(config.server, logger);
   const proto = loadPipelineProto();
   server.addService(
@@ -31,7 +58,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
     proto.packageDefinition,
   );
   const mirror = new DownstreamHealthMirror(
-    new Map(HOPS.map((hop) => [HEALTH_NAMES[hop], grpcHealthProbe(config.targets[hop], channelOptions(settings))])),
+    new Map(HOPS.map((hop) => [HEALTH_NAMES[hop], grpcHealthProbe(channelTarget(config.targets[hop]), channelOptions(settings), credentials)])),
     (name, status) => {
       server.setHealth(name, status);
       logger.info('downstream health', { service: name, status });
@@ -41,12 +68,17 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
   await server.start();
   server.setServing(true);
   await mirror.start();
-  logger.info('downstreams', { ...config.targets });
+  logger.info('downstreams', {
+    ...config.targets,
+    tls: config.downstreamTls ? 'on' : 'off',
+    ...(config.fallback && { fallback: `${config.fallback.model}/${config.fallback.version} at ${config.fallback.target}` }),
+  });
   return {
     shutdown: async () => {
       mirror.stop();
       await server.shutdown();
       downstreams.close();
+      fallbackModel?.close();
     },
   };
 }

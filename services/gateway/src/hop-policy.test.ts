@@ -2,7 +2,14 @@ import { Metadata, status, type ServiceError as GrpcCallError } from '@grpc/grpc
 import { createLogger, isServiceError } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import type { HopPolicyConfig } from './config';
-import { HopPolicy, type AttemptOptions } from './hop-policy';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { GatewayMetrics } from './gateway-metrics';
+import { DownstreamError, HopPolicy, type AttemptOptions } from './hop-policy';
+
+class CollectingReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
 
 const config: HopPolicyConfig = {
   retryMaxAttempts: 2,
@@ -171,5 +178,114 @@ describe('HopPolicy', () => {
     assert.match(shed.message, /at capacity for model calls/);
     release();
     await Promise.all(held);
+  });
+
+  describe('retry limits', () => {
+    const failing = (counter: { calls: number }) => async () => {
+      counter.calls++;
+      throw grpcError(status.UNAVAILABLE, 'connection refused');
+    };
+
+    it('spends the retry budget, then stops retrying: calls plus retries stay within the ratio', async () => {
+      const policy = new HopPolicy('model', { ...config, breakerConsecutiveFailures: 1000, retryBudget: { ratio: 0.2, burst: 2 } }, logger);
+      const counter = { calls: 0 };
+      for (let i = 0; i < 20; i++) await rejection(policy.execute(failing(counter), inSeconds(5), signal));
+      // 20 calls, the burst of 2, and 0.2 per call: at most 2 + 4 retries, not the 40 the attempt cap allows.
+      assert.ok(counter.calls <= 20 + 2 + 4, `attempts ${counter.calls}`);
+      assert.ok(counter.calls >= 20 + 4, `attempts ${counter.calls}: the budget refills as calls come in`);
+    });
+
+    it('does not retry when the backoff would run into the caller\'s deadline', async () => {
+      const policy = new HopPolicy('model', { ...config, retryInitialBackoffMs: 200, retryMaxBackoffMs: 400 }, logger);
+      const counter = { calls: 0 };
+      const started = Date.now();
+      const error = await rejection(policy.execute(failing(counter), Date.now() + 100, signal));
+      assert.equal(counter.calls, 1);
+      assert.equal(error.code, status.UNAVAILABLE, 'the real failure, not DEADLINE_EXCEEDED later');
+      assert.ok(Date.now() - started < 100, 'failed at once');
+    });
+
+    it('stops a backoff when the caller cancels, without another attempt', async () => {
+      const policy = new HopPolicy('model', { ...config, retryInitialBackoffMs: 5_000, retryMaxBackoffMs: 5_000 }, logger);
+      const controller = new AbortController();
+      const counter = { calls: 0 };
+      const pending = policy.execute(failing(counter), inSeconds(30), controller.signal);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const started = Date.now();
+      controller.abort();
+      const error = await rejection(pending);
+      assert.equal(error.code, status.CANCELLED);
+      assert.equal(counter.calls, 1);
+      assert.ok(Date.now() - started < 1_000, 'the 5 s backoff was cut short');
+    });
+
+    it('counts a call toward the breaker once, after its retries: a retry that succeeds (on another replica) is a success', async () => {
+      const policy = new HopPolicy('model', { ...config, retryMaxAttempts: 2, breakerConsecutiveFailures: 2 }, logger);
+      for (let i = 0; i < 5; i++) {
+        let attempts = 0;
+        await policy.execute(async () => {
+          if (++attempts === 1) throw grpcError(status.UNAVAILABLE, 'Connection dropped');
+          return 'ok';
+        }, inSeconds(5), signal);
+      }
+      assert.equal(policy.circuitState, 'closed', '5 failed attempts, but every call succeeded');
+      const counter = { calls: 0 };
+      await rejection(policy.execute(failing(counter), inSeconds(5), signal));
+      assert.equal(policy.circuitState, 'closed', 'one failed call (3 attempts) is one failure');
+      await rejection(policy.execute(failing(counter), inSeconds(5), signal));
+      assert.equal(policy.circuitState, 'open');
+      assert.equal(counter.calls, 6);
+    });
+
+    it('retries nothing with retryMaxAttempts 0 (a mesh retries instead)', async () => {
+      const policy = new HopPolicy('model', { ...config, retryMaxAttempts: 0 }, logger);
+      const counter = { calls: 0 };
+      await rejection(policy.execute(failing(counter), inSeconds(5), signal));
+      assert.equal(counter.calls, 1);
+    });
+  });
+
+  it('does not count cancelled calls toward the breaker', async () => {
+    const policy = new HopPolicy('model', { ...config, breakerConsecutiveFailures: 1 }, logger);
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const error = await rejection(
+        policy.execute(async () => {
+          controller.abort();
+          throw grpcError(status.CANCELLED, 'Cancelled on client');
+        }, inSeconds(5), controller.signal),
+      );
+      assert.equal(error.code, status.CANCELLED);
+    }
+    assert.equal(policy.circuitState, 'closed');
+    assert.equal(await policy.execute(async () => 'ok', inSeconds(5), signal), 'ok');
+  });
+
+  it('names the downstream on every error it throws, for the fallback to act on', async () => {
+    const policy = new HopPolicy('model', { ...config, retryMaxAttempts: 0 }, logger);
+    const error = await policy.execute(async () => Promise.reject(grpcError(status.UNAVAILABLE)), inSeconds(5), signal).catch((e: unknown) => e);
+    assert.ok(error instanceof DownstreamError);
+    assert.equal(error.downstream, 'model');
+  });
+
+  it('records retries and shed calls in the gateway metrics', async () => {
+    const reader = new CollectingReader();
+    const metrics = new GatewayMetrics(new MeterProvider({ readers: [reader] }).getMeter('test'));
+    const policy = new HopPolicy('tokenizer', { ...config, bulkheadLimit: 1, bulkheadQueue: 0 }, logger, { metrics });
+    let calls = 0;
+    await policy.execute(async () => {
+      if (++calls === 1) throw grpcError(status.UNAVAILABLE);
+      return 'ok';
+    }, inSeconds(5), signal);
+    let release!: () => void;
+    const held = policy.execute(() => new Promise<void>((resolve) => (release = resolve)), inSeconds(5), signal);
+    await rejection(policy.execute(async () => 'x', inSeconds(5), signal));
+    release();
+    await held;
+    const { resourceMetrics } = await reader.collect();
+    const values = new Map(resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics.map((m) => [m.descriptor.name, m.dataPoints.map((p) => [p.attributes['downstream'], p.value])])));
+    assert.deepEqual(values.get('imesh.gateway.retries'), [['tokenizer', 1]]);
+    assert.deepEqual(values.get('imesh.gateway.shed'), [['tokenizer', 1]]);
+    assert.deepEqual(values.get('imesh.gateway.breaker.state'), [['tokenizer', 0]]);
   });
 });

@@ -1,24 +1,30 @@
 import { status } from '@grpc/grpc-js';
 import { ServiceError, isGrpcCallError, type Logger } from '@inference-mesh/service-kit';
-import {
-  BrokenCircuitError,
-  BulkheadRejectedError,
-  ConsecutiveBreaker,
-  ExponentialBackoff,
-  bulkhead,
-  circuitBreaker,
-  handleWhen,
-  retry,
-  wrap,
-  type CircuitBreakerPolicy,
-  type IPolicy,
-} from 'cockatiel';
-import type { Hop, HopPolicyConfig } from './config';
+import { BulkheadRejectedError, bulkhead, type BulkheadPolicy } from 'cockatiel';
+import { CircuitBreaker, type AttemptOutcome, type CircuitState } from './circuit-breaker';
+import type { HopPolicyConfig } from './config';
+import type { GatewayMetrics } from './gateway-metrics';
+import { DEFAULT_RETRY_BUDGET, RetryBudget } from './retry-budget';
 
 /** What one attempt at a downstream call is given: its own deadline and a signal that cancels it. */
 export interface AttemptOptions {
   readonly deadlineMs: number;
   readonly signal: AbortSignal;
+}
+
+/**
+ * What the gateway's caller gets when a downstream call fails: a ServiceError (code and message fit for the
+ * caller) that still says which downstream it came from, so the pipeline can react per hop (e.g. the fallback
+ * model) without reading messages.
+ */
+export class DownstreamError extends ServiceError {
+  constructor(
+    readonly downstream: string,
+    code: status,
+    message: string,
+  ) {
+    super(code, message);
+  }
 }
 
 /** An attempt ran into its own time cap while the caller still had time: the downstream is slow. */
@@ -29,113 +35,193 @@ class AttemptTimeoutError extends Error {
 /** Below this, an attempt could not finish anyway; failing now leaves the caller time to react. */
 const MIN_ATTEMPT_MS = 5;
 
-const BREAKER_CODES = new Set([status.UNAVAILABLE, status.INTERNAL, status.UNKNOWN, status.DATA_LOSS]);
+/** Statuses that say the downstream is unwell (Envoy's outlier detection counts the same as 5xx). */
+const FAILURE_CODES = new Set([status.UNAVAILABLE, status.INTERNAL, status.UNKNOWN, status.DATA_LOSS]);
+
+export interface HopPolicyHooks {
+  readonly metrics?: GatewayMetrics;
+  /** Jitter source, [0, 1); tests pin it. */
+  readonly random?: () => number;
+}
 
 /**
- * The resilience policy for one downstream, shared by every call to it: a bulkhead bounds concurrent calls,
- * retries re-send only UNAVAILABLE (with decorrelated-jitter exponential backoff and a small cap), and a
- * consecutive-failure circuit breaker sees every attempt. Each attempt's timeout is a gRPC deadline: the
- * earlier of the caller's deadline and the per-attempt cap, so the downstream learns it too and can drop work
- * nobody waits for.
+ * The resilience policy for one downstream, shared by every call to it, outermost first:
+ * - a bulkhead (cockatiel) bounds concurrent calls; full: RESOURCE_EXHAUSTED at once;
+ * - a consecutive-failure circuit breaker counts calls (after their retries); open: UNAVAILABLE naming the
+ *   downstream, at once, and one probe call after the half-open delay;
+ * - retries re-send only UNAVAILABLE, with decorrelated-jitter backoff and an attempt cap, only while the
+ *   downstream's retry budget has tokens and the caller's deadline leaves time for the backoff and an attempt;
+ *   a cancelled call stops during its backoff; `retryMaxAttempts` 0 turns them off (e.g. when a mesh retries).
+ * Each attempt's timeout is a gRPC deadline: the earlier of the caller's deadline and the per-attempt cap, so the
+ * downstream learns it too and can drop work nobody waits for.
  */
 export class HopPolicy {
-  private readonly policy: IPolicy;
-  private readonly breaker: CircuitBreakerPolicy;
+  private readonly bulkhead: BulkheadPolicy;
+  private readonly breaker: CircuitBreaker;
+  private readonly budget: RetryBudget;
+  private readonly metrics: GatewayMetrics | undefined;
+  private readonly random: () => number;
 
   constructor(
-    readonly hop: Hop,
+    /** The downstream's name in messages, logs and metrics. */
+    readonly hop: string,
     private readonly config: HopPolicyConfig,
-    logger: Logger,
+    private readonly logger: Logger,
+    hooks: HopPolicyHooks = {},
   ) {
-    const isRetryable = (error: Error) => isGrpcCallError(error) && error.code === status.UNAVAILABLE;
-    const isBreakerFailure = (error: Error) =>
-      error instanceof AttemptTimeoutError || (isGrpcCallError(error) && BREAKER_CODES.has(error.code));
-    this.breaker = circuitBreaker(handleWhen(isBreakerFailure), {
-      halfOpenAfter: config.breakerHalfOpenAfterMs,
-      breaker: new ConsecutiveBreaker(config.breakerConsecutiveFailures),
+    this.bulkhead = bulkhead(config.bulkheadLimit, config.bulkheadQueue);
+    this.breaker = new CircuitBreaker({
+      consecutiveFailures: config.breakerConsecutiveFailures,
+      halfOpenAfterMs: config.breakerHalfOpenAfterMs,
+      onStateChange: (state) => logger.warn('circuit breaker state changed', { hop, state }),
     });
-    const retryPolicy = retry(handleWhen(isRetryable), {
-      maxAttempts: config.retryMaxAttempts,
-      backoff: new ExponentialBackoff({ initialDelay: config.retryInitialBackoffMs, maxDelay: config.retryMaxBackoffMs }),
-    });
-    this.policy = wrap(bulkhead(config.bulkheadLimit, config.bulkheadQueue), retryPolicy, this.breaker);
-    this.breaker.onStateChange((state) => logger.warn('circuit breaker state changed', { hop, state }));
-    retryPolicy.onRetry(({ attempt, delay }) => logger.debug('retrying', { hop, attempt, delayMs: delay }));
+    this.budget = new RetryBudget(config.retryBudget ?? DEFAULT_RETRY_BUDGET);
+    this.metrics = hooks.metrics;
+    this.random = hooks.random ?? Math.random;
+    this.metrics?.trackBreaker(hop, () => this.breaker.state);
   }
 
-  /** The breaker's state, for health and metrics (cockatiel's CircuitState: 0 closed, 1 open, 2 half-open, 3 isolated). */
-  get circuitState(): number {
+  get circuitState(): CircuitState {
     return this.breaker.state;
   }
 
   /**
-   * Runs `attempt` under the policy. Rejects with a ServiceError whose code and message are fit for the
+   * Runs `attempt` under the policy. Rejects with a DownstreamError whose code and message are fit for the
    * gateway's caller.
    */
   async execute<T>(attempt: (options: AttemptOptions) => Promise<T>, callerDeadlineMs: number, signal: AbortSignal): Promise<T> {
     try {
-      return await this.policy.execute(async ({ signal: policySignal }) => {
-        // cockatiel's retry neither stops its backoff sleep on abort nor looks at deadlines: check both here.
-        if (signal.aborted) throw new ServiceError(status.CANCELLED, `${this.hop} call cancelled by the caller`);
-        const now = Date.now();
-        if (callerDeadlineMs - now < MIN_ATTEMPT_MS) {
-          throw new ServiceError(status.DEADLINE_EXCEEDED, `deadline exceeded before the ${this.hop} call`);
-        }
-        const attemptDeadlineMs = Math.min(callerDeadlineMs, now + this.config.attemptTimeoutMs);
-        try {
-          return await attempt({ deadlineMs: attemptDeadlineMs, signal: policySignal });
-        } catch (error) {
-          if (isGrpcCallError(error) && error.code === status.DEADLINE_EXCEEDED && attemptDeadlineMs < callerDeadlineMs) {
-            throw new AttemptTimeoutError(`${this.hop} did not answer within ${this.config.attemptTimeoutMs} ms`);
-          }
-          throw error;
-        }
-      }, signal);
+      return await this.bulkhead.execute(() => this.withBreaker(attempt, callerDeadlineMs, signal), signal);
     } catch (error) {
       // Whatever the last attempt said, a caller who cancelled gets CANCELLED.
-      if (signal.aborted && !(error instanceof ServiceError)) {
-        throw new ServiceError(status.CANCELLED, `${this.hop} call cancelled by the caller`);
-      }
+      if (signal.aborted && !(error instanceof ServiceError)) throw this.cancelled();
+      if (error instanceof BulkheadRejectedError) this.metrics?.recordShed(this.hop);
       throw this.toCallerError(error);
     }
+  }
+
+  /**
+   * The breaker counts calls, each after its retries, not attempts: when one replica of several dies, the calls
+   * in flight on it fail but their retries succeed on another, and the circuit stays closed for everyone.
+   */
+  private async withBreaker<T>(attempt: (options: AttemptOptions) => Promise<T>, callerDeadlineMs: number, signal: AbortSignal): Promise<T> {
+    const permit = this.breaker.tryAcquire();
+    if (!permit) {
+      throw new DownstreamError(
+        this.hop,
+        status.UNAVAILABLE,
+        `${this.hop} is failing: its circuit breaker is open, so calls fail fast; it is probed again ${this.config.breakerHalfOpenAfterMs} ms after opening`,
+      );
+    }
+    try {
+      const result = await this.withRetries(attempt, callerDeadlineMs, signal);
+      this.breaker.record(permit, 'success');
+      return result;
+    } catch (error) {
+      this.breaker.record(permit, signal.aborted ? 'ignored' : outcomeOf(error));
+      throw error;
+    }
+  }
+
+  private async withRetries<T>(attempt: (options: AttemptOptions) => Promise<T>, callerDeadlineMs: number, signal: AbortSignal): Promise<T> {
+    this.budget.recordCall();
+    let previousDelayMs = this.config.retryInitialBackoffMs;
+    for (let retries = 0; ; retries++) {
+      if (signal.aborted) throw this.cancelled();
+      const now = Date.now();
+      if (callerDeadlineMs - now < MIN_ATTEMPT_MS) {
+        throw new DownstreamError(this.hop, status.DEADLINE_EXCEEDED, `deadline exceeded before the ${this.hop} call`);
+      }
+      const attemptDeadlineMs = Math.min(callerDeadlineMs, now + this.config.attemptTimeoutMs);
+      let failure: unknown;
+      try {
+        return await attempt({ deadlineMs: attemptDeadlineMs, signal });
+      } catch (error) {
+        failure =
+          isGrpcCallError(error) && error.code === status.DEADLINE_EXCEEDED && attemptDeadlineMs < callerDeadlineMs
+            ? new AttemptTimeoutError(`${this.hop} did not answer within ${this.config.attemptTimeoutMs} ms`)
+            : error;
+      }
+      // Only UNAVAILABLE is safe and useful to re-send: the call did not run, or its replica is gone. Never
+      // INVALID_ARGUMENT (it would fail again), RESOURCE_EXHAUSTED (retrying a full queue adds to the load), or
+      // a timeout (the work may still be running).
+      if (!isGrpcCallError(failure) || failure.code !== status.UNAVAILABLE || signal.aborted) throw failure;
+      if (retries >= this.config.retryMaxAttempts) throw failure;
+      const delayMs = this.backoffMs(previousDelayMs);
+      // Never retry into the deadline: the caller hears the real failure now rather than DEADLINE_EXCEEDED later.
+      if (Date.now() + delayMs + MIN_ATTEMPT_MS >= callerDeadlineMs) throw failure;
+      if (!this.budget.tryWithdraw()) {
+        this.logger.debug('retry budget spent: not retrying', { hop: this.hop });
+        throw failure;
+      }
+      previousDelayMs = delayMs;
+      this.metrics?.recordRetry(this.hop);
+      this.logger.debug('retrying', { hop: this.hop, retry: retries + 1, delayMs });
+      await sleep(delayMs, signal);
+    }
+  }
+
+  /** Decorrelated jitter (AWS architecture blog): random between the initial delay and 3x the previous one, capped. */
+  private backoffMs(previousMs: number): number {
+    const { retryInitialBackoffMs: initial, retryMaxBackoffMs: max } = this.config;
+    const upper = Math.max(initial, previousMs * 3);
+    return Math.min(max, Math.round(initial + this.random() * (upper - initial)));
+  }
+
+  private cancelled(): DownstreamError {
+    return new DownstreamError(this.hop, status.CANCELLED, `${this.hop} call cancelled by the caller`);
   }
 
   private toCallerError(error: unknown): ServiceError {
     const hop = this.hop;
     if (error instanceof ServiceError) return error;
-    if (error instanceof BrokenCircuitError) {
-      return new ServiceError(
-        status.UNAVAILABLE,
-        `${hop} is failing: its circuit breaker is open, so calls fail fast; it is probed again ${this.config.breakerHalfOpenAfterMs} ms after opening`,
-      );
-    }
     if (error instanceof BulkheadRejectedError) {
-      return new ServiceError(status.RESOURCE_EXHAUSTED, `the gateway is at capacity for ${hop} calls; retry later or with backoff`);
+      return new DownstreamError(hop, status.RESOURCE_EXHAUSTED, `the gateway is at capacity for ${hop} calls; retry later or with backoff`);
     }
-    if (error instanceof AttemptTimeoutError) return new ServiceError(status.DEADLINE_EXCEEDED, error.message);
+    if (error instanceof AttemptTimeoutError) return new DownstreamError(hop, status.DEADLINE_EXCEEDED, error.message);
     if (isGrpcCallError(error)) {
       switch (error.code) {
         case status.UNAVAILABLE:
-          return new ServiceError(status.UNAVAILABLE, `${hop} unavailable: ${error.details}`);
+          return new DownstreamError(hop, status.UNAVAILABLE, `${hop} unavailable: ${error.details}`);
         case status.INVALID_ARGUMENT:
           // Only the tokenizer sees the caller's own data; the model and postprocess only see what the gateway
           // built from it, so their refusal is the mesh's fault (e.g. non-finite logits), not the caller's.
-          if (hop !== 'tokenizer') return new ServiceError(status.INTERNAL, `${hop} refused the gateway's request: ${error.details}`);
-          return new ServiceError(error.code, error.details);
+          if (hop !== 'tokenizer') return new DownstreamError(hop, status.INTERNAL, `${hop} refused the gateway's request: ${error.details}`);
+          return new DownstreamError(hop, error.code, error.details);
         case status.NOT_FOUND:
         case status.FAILED_PRECONDITION:
         case status.RESOURCE_EXHAUSTED:
         case status.DEADLINE_EXCEEDED:
         case status.CANCELLED:
         case status.OUT_OF_RANGE:
-          return new ServiceError(error.code, error.details);
+          return new DownstreamError(hop, error.code, error.details);
         default:
-          return new ServiceError(status.INTERNAL, `${hop} failed: ${error.details}`);
+          return new DownstreamError(hop, status.INTERNAL, `${hop} failed: ${error.details}`);
       }
     }
-    if (error instanceof Error && error.name === 'AbortError') {
-      return new ServiceError(status.CANCELLED, `${hop} call cancelled by the caller`);
-    }
-    return new ServiceError(status.INTERNAL, `${hop} call failed: ${String(error)}`);
+    if (error instanceof Error && error.name === 'AbortError') return this.cancelled();
+    return new DownstreamError(hop, status.INTERNAL, `${hop} call failed: ${String(error)}`);
   }
+}
+
+function outcomeOf(error: unknown): AttemptOutcome {
+  if (error instanceof AttemptTimeoutError) return 'failure';
+  if (!isGrpcCallError(error)) return 'ignored';
+  if (FAILURE_CODES.has(error.code)) return 'failure';
+  // The caller's own deadline or a cancellation says nothing about the downstream's health.
+  if (error.code === status.DEADLINE_EXCEEDED || error.code === status.CANCELLED) return 'ignored';
+  return 'success';
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts (the caller then sees CANCELLED). */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -1,5 +1,5 @@
-import { runService } from '@inference-mesh/service-kit';
+import { runInstrumentedService } from '@inference-mesh/telemetry';
 import { readGatewayConfig } from './config';
 import { startGatewayService } from './gateway-service';
 
-runService('gateway', readGatewayConfig, startGatewayService);
+runInstrumentedService('gateway', readGatewayConfig, startGatewayService);

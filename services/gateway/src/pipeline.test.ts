@@ -82,9 +82,9 @@ class FakeDownstreams implements Downstreams {
   close(): void {}
 }
 
-function pipelineWith(downstreams: Downstreams, maxBatchTexts = 8): ClassifyPipeline {
+function pipelineWith(downstreams: Downstreams, maxBatchTexts = 8, coalescing?: { maxRows: number; maxInFlight: number }): ClassifyPipeline {
   const policies = Object.fromEntries(HOPS.map((hop) => [hop, new HopPolicy(hop, policyConfig, logger)])) as Record<Hop, HopPolicy>;
-  return new ClassifyPipeline(downstreams, policies, { defaultModel: 'sentiment', maxBatchTexts });
+  return new ClassifyPipeline(downstreams, policies, { defaultModel: 'sentiment', maxBatchTexts, ...(coalescing && { coalescing }) });
 }
 
 const input = (texts: string[], extra: Partial<ClassifyInput> = {}): ClassifyInput => ({
@@ -186,5 +186,46 @@ describe('ClassifyPipeline', () => {
     const pipeline = pipelineWith(flaky);
     await rejectionOf(pipeline.classify(input(['a']), budget()));
     assert.equal((await pipeline.classify(input(['a']), budget())).length, 1);
+  });
+
+  it('merges concurrent requests for the same model, version and top-k into one call per hop', async () => {
+    const fake = new FakeDownstreams();
+    let releaseFirst!: () => void;
+    const firstEncode = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const encode = fake.encode.bind(fake);
+    fake.encode = async (request) => {
+      if (fake.sent.encode.length === 0) {
+        const answer = encode(request);
+        await firstEncode;
+        return answer;
+      }
+      return encode(request);
+    };
+    const pipeline = pipelineWith(fake, 8, { maxRows: 8, maxInFlight: 1 });
+    const first = pipeline.classify(input(['one']), budget());
+    const merged = [
+      pipeline.classify(input(['two', 'three']), budget()),
+      pipeline.classify(input(['four']), budget()),
+      pipeline.classify(input(['five'], { topK: 1 }), budget()),
+    ];
+    releaseFirst();
+    await first;
+    const [twoThree, four, five] = await Promise.all(merged);
+    assert.deepEqual(fake.sent.encode.map((r) => r.texts!.map(String)), [['one'], ['two', 'three', 'four'], ['five']]);
+    assert.equal(fake.sent.infer.length, 3);
+    assert.deepEqual(fake.sent.postprocess.map((r) => r.topK), [0, 0, 1]);
+    assert.equal(twoThree!.length, 2);
+    assert.deepEqual(twoThree!.map((r) => r.truncated), [false, true], 'rows keep their own flags after the split');
+    assert.deepEqual(four!.map((r) => [r.label, r.truncated]), [['positive', false]]);
+    assert.equal(five!.length, 1);
+  });
+
+  it('refuses invalid UTF-8 per request, before it can share a call with others', async () => {
+    const fake = new FakeDownstreams();
+    const pipeline = pipelineWith(fake, 8, { maxRows: 8, maxInFlight: 1 });
+    const bad = { ...input(['ok']), texts: [Buffer.from('ok'), Buffer.from([0xff, 0xfe])] };
+    const error = await rejectionOf(pipeline.classify(bad, budget()));
+    assert.deepEqual([error.code, error.message], [status.INVALID_ARGUMENT, 'texts[1] is not valid UTF-8']);
+    assert.equal(fake.sent.encode.length, 0);
   });
 });

@@ -4,6 +4,9 @@ import { ServiceError, invalidArgument } from '@inference-mesh/service-kit';
 import type { Hop } from './config';
 import type { Downstreams } from './downstreams';
 import type { AttemptOptions, HopPolicy } from './hop-policy';
+import { RequestCoalescer, type CoalescerOptions } from './request-coalescer';
+import { VersionSplit, type VersionWeight } from './version-split';
+import { isUtf8 } from 'node:buffer';
 
 export interface ClassifyInput {
   /** UTF-8 bytes as received; the tokenizer validates the encoding. */
@@ -24,7 +27,19 @@ export interface CallBudget {
 export interface PipelineOptions {
   readonly defaultModel: string;
   readonly maxBatchTexts: number;
+  /** The default model's canary split for requests that name no version (IMESH_MODEL_VERSION_WEIGHTS); none: the latest. */
+  readonly modelVersionWeights?: readonly VersionWeight[];
+  /** Wraps every classify call (the gateway's admission limit and fallback model: see gateway-service.ts). */
+  readonly guard?: ClassifyGuard;
+  /** Merge concurrent requests into one call per hop (IMESH_GATEWAY_BATCHING); undefined: one call per request. */
+  readonly coalescing?: CoalescerOptions;
 }
+
+export type ClassifyGuard = (
+  input: ClassifyInput,
+  budget: CallBudget,
+  next: (input: ClassifyInput, budget: CallBudget) => Promise<pipeline.ClassifyResult[]>,
+) => Promise<pipeline.ClassifyResult[]>;
 
 /** Where each model input's bytes come from. */
 type InputSource = 'ids' | 'mask' | 'zeros';
@@ -50,18 +65,46 @@ const FP32_BYTES = 4;
  */
 export class ClassifyPipeline {
   private readonly signatures = new Map<string, Promise<ModelSignature>>();
+  private readonly versionSplit: VersionSplit | undefined;
+  private readonly coalescer: RequestCoalescer<Uint8Array, pipeline.ClassifyResult> | undefined;
 
   constructor(
     private readonly downstreams: Downstreams,
     private readonly policies: Readonly<Record<Hop, HopPolicy>>,
     private readonly options: PipelineOptions,
-  ) {}
+  ) {
+    this.versionSplit = options.modelVersionWeights?.length ? new VersionSplit(options.modelVersionWeights) : undefined;
+    this.coalescer = options.coalescing
+      ? new RequestCoalescer({ ...options.coalescing, maxRows: Math.min(options.coalescing.maxRows, options.maxBatchTexts) })
+      : undefined;
+  }
 
   async classify(input: ClassifyInput, budget: CallBudget): Promise<pipeline.ClassifyResult[]> {
+    const guard = this.options.guard;
+    return guard ? guard(input, budget, (i, b) => this.classifyOnce(i, b)) : this.classifyOnce(input, budget);
+  }
+
+  private async classifyOnce(input: ClassifyInput, budget: CallBudget): Promise<pipeline.ClassifyResult[]> {
     this.validate(input.texts);
     const modelName = input.modelName || this.options.defaultModel;
+    // The version is chosen before the tokenizer, whose ids belong to one version; a named version stays pinned.
+    const requestedVersion = input.modelVersion || (modelName === this.options.defaultModel && this.versionSplit?.pick()) || '';
+    const { topK } = input;
+    const runHops = (texts: readonly Uint8Array[], hopBudget: CallBudget) => this.runHops(modelName, requestedVersion, topK, texts, hopBudget);
+    if (!this.coalescer) return this.runHops(modelName, requestedVersion, topK, input.texts, budget);
+    return this.coalescer.submit(`${modelName}\u0000${requestedVersion}\u0000${topK}`, input.texts, budget, runHops);
+  }
+
+  /** The three hops for one batch of texts, which may hold several callers' requests. */
+  private async runHops(
+    modelName: string,
+    requestedVersion: string,
+    topK: number,
+    texts: readonly Uint8Array[],
+    budget: CallBudget,
+  ): Promise<pipeline.ClassifyResult[]> {
     const encoded = await this.run('tokenizer', budget, (attempt) =>
-      this.downstreams.encode({ modelName, modelVersion: input.modelVersion, texts: input.texts as Uint8Array[] }, attempt),
+      this.downstreams.encode({ modelName, modelVersion: requestedVersion, texts: texts as Uint8Array[] }, attempt),
     );
     const modelVersion = encoded.modelVersion;
     const signature = await this.signature(modelName, modelVersion, budget);
@@ -86,7 +129,7 @@ export class ClassifyPipeline {
     const logits = this.logits(inferred, encoded.rows);
     const processed = await this.run('postprocess', budget, (attempt) =>
       this.downstreams.postprocess(
-        { modelName, modelVersion: inferred.modelVersion, rows: encoded.rows, numLabels: logits.numLabels, logits: logits.bytes, topK: input.topK },
+        { modelName, modelVersion: inferred.modelVersion, rows: encoded.rows, numLabels: logits.numLabels, logits: logits.bytes, topK },
         attempt,
       ),
     );
@@ -112,6 +155,9 @@ export class ClassifyPipeline {
     }
     const empty = texts.findIndex((text) => text.length === 0);
     if (empty >= 0) throw invalidArgument(`texts[${empty}] is empty: every text needs at least one character`);
+    // Checked here, per request, so that one caller's bad bytes never reach a call merged with others'.
+    const invalid = texts.findIndex((text) => !isUtf8(text));
+    if (invalid >= 0) throw invalidArgument(`texts[${invalid}] is not valid UTF-8`);
   }
 
   private run<T>(hop: Hop, budget: CallBudget, attempt: (options: AttemptOptions) => Promise<T>): Promise<T> {

@@ -17,6 +17,8 @@ export interface ModelServiceConfig {
   readonly serverName: string;
   /** ServerMetadata's version: this package's version. */
   readonly serverVersion: string;
+  /** IMESH_MODEL_VERSIONS: serve only these version numbers (one Deployment per version); empty: every version. */
+  readonly servedVersions: readonly string[];
 }
 
 export const DEFAULT_SERVER_NAME = 'inference-mesh-model';
@@ -34,7 +36,20 @@ export function readModelServiceConfig(env: EnvReader): ModelServiceConfig {
     batching: readBatchingOverrides(env),
     serverName: env.string('IMESH_MODEL_SERVER_NAME', DEFAULT_SERVER_NAME),
     serverVersion: packageVersion(),
+    servedVersions: readServedVersions(env),
   };
+}
+
+/** `1` or `1,2`: version folder names; empty when unset. */
+function readServedVersions(env: EnvReader): string[] {
+  const text = env.string('IMESH_MODEL_VERSIONS', '');
+  if (text === '') return [];
+  const versions = text.split(',').map((part) => part.trim());
+  if (versions.some((version) => !/^[0-9]+$/.test(version)) || new Set(versions).size !== versions.length) {
+    env.fail(`IMESH_MODEL_VERSIONS=${JSON.stringify(text)}: expected distinct version numbers separated by commas, e.g. 1 or 1,2`);
+    return [];
+  }
+  return versions;
 }
 
 function packageVersion(): string {

@@ -1,5 +1,6 @@
 import type { inference } from '@inference-mesh/protos';
 import { status } from '@grpc/grpc-js';
+import { trace } from '@opentelemetry/api';
 import { invalidArgument, isServiceError, unaryHandler, type CallContext, type Logger } from '@inference-mesh/service-kit';
 import { versionAttributes, type ModelMetrics, type VersionAttributes } from './model-metrics';
 import type { VersionExecutor } from './version-executor';
@@ -97,6 +98,8 @@ export class InferenceService {
           [BATCH_ID_PARAMETER]: { int64Param: result.batchId },
           [BATCH_SIZE_PARAMETER]: { int64Param: result.batchRows },
         };
+        // And the trace says it too: the call's server span (active while the handler runs, when telemetry is on).
+        trace.getActiveSpan()?.setAttributes({ ...attributes, 'imesh.batch.id': result.batchId, 'imesh.batch.size': result.batchRows });
       }
       this.options.metrics.recordRequest(attributes, 'OK');
       return response;

@@ -1,6 +1,6 @@
 import { resolveBatchingConfig, type BatchingConfig, type BatchingOverrides } from './batching-config';
 import { existsSync } from 'node:fs';
-import { modelFiles, readModelConfig, scanModelRepository, tokenizerFingerprint } from '@inference-mesh/model-repository';
+import { modelFiles, readModelConfig, scanModelRepository, tokenizerFingerprint, type ModelVersionDir } from '@inference-mesh/model-repository';
 import { failedPrecondition, notFound, type Logger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { elementBytes, elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './datatypes';
@@ -34,6 +34,8 @@ export interface ReadyVersion extends VersionBase, ModelSignature, ServedTokeniz
   readonly executionProvider?: ProviderChoice;
   /** Its dynamic batching: defaults, its serving.json, then the environment. */
   readonly batching: BatchingConfig;
+  /** Time loading and warming it up took (the cold start's share of this version). */
+  readonly loadMs: number;
   /** Pad id for its `input_ids` when requests of different lengths share a batch (config.json pad_token_id, else 0). */
   readonly padTokenId: number;
 }
@@ -59,6 +61,8 @@ export interface ModelRegistryOptions {
   readonly batchingOverrides?: BatchingOverrides;
   /** Resident memory of the process in bytes; a seam for tests. Default `process.memoryUsage().rss`. */
   readonly residentMemory?: () => number;
+  /** Load only these version numbers (IMESH_MODEL_VERSIONS, one Deployment per version); empty or absent: all. */
+  readonly servedVersions?: readonly string[];
 }
 
 /**
@@ -84,7 +88,7 @@ export class ModelRegistry {
     const residentMemory = options.residentMemory ?? (() => process.memoryUsage().rss);
     // One at a time: loads compete for the same cores, the memory each takes is attributable, and the order keeps
     // the log readable.
-    for (const found of scanModelRepository(options.repositoryRoot)) {
+    for (const found of servedVersionDirs(options)) {
       const label = `${found.name}/${found.version}`;
       const started = Date.now();
       try {
@@ -188,6 +192,24 @@ export class ModelRegistry {
   }
 }
 
+/**
+ * The repository's version folders, less those IMESH_MODEL_VERSIONS leaves out. A listed version that no model has
+ * is a deployment mistake (a pod that would never serve its version), so it stops the service at start.
+ */
+function servedVersionDirs(options: ModelRegistryOptions): ModelVersionDir[] {
+  const found = scanModelRepository(options.repositoryRoot);
+  const served = options.servedVersions ?? [];
+  if (served.length === 0) return found;
+  const missing = served.filter((version) => !found.some((dir) => dir.version === version));
+  if (missing.length > 0) {
+    const present = [...new Set(found.map((dir) => dir.version))].join(', ') || 'none';
+    throw new Error(`IMESH_MODEL_VERSIONS lists ${missing.join(', ')}, which no model in ${options.repositoryRoot} has (versions there: ${present})`);
+  }
+  const skipped = found.filter((dir) => !served.includes(dir.version)).map((dir) => `${dir.name}/${dir.version}`);
+  if (skipped.length > 0) options.logger.info('IMESH_MODEL_VERSIONS: not serving these versions', { servedVersions: served, skipped });
+  return found.filter((dir) => served.includes(dir.version));
+}
+
 function isReady(version: ModelVersion): version is ReadyVersion {
   return version.state === 'READY';
 }
@@ -213,6 +235,7 @@ async function loadVersion(
   const typeVocabularySize = config?.typeVocabSize;
 
   const memoryBefore = residentMemory();
+  const loadStartedMs = performance.now();
   const { runner, inputs, outputs, executionProvider } = await loadModel(files.model);
   try {
     await warmUp(runner, inputs, outputs, warmupBatchSizes);
@@ -235,6 +258,7 @@ async function loadVersion(
     typeVocabularySize,
     batching,
     padTokenId: config?.padTokenId ?? 0,
+    loadMs: performance.now() - loadStartedMs,
   };
 }
 

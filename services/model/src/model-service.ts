@@ -27,6 +27,7 @@ export async function startModelService(config: ModelServiceConfig, logger: Logg
     loadModel: loadModel ?? loader!.loadModel,
     logger,
     batchingOverrides: config.batching,
+    servedVersions: config.servedVersions,
   });
   const metrics = new ModelMetrics();
   const executors = new Map<ReadyVersion, VersionExecutor>();

@@ -1,5 +1,5 @@
-import { runService } from '@inference-mesh/service-kit';
+import { runInstrumentedService } from '@inference-mesh/telemetry';
 import { readPostprocessConfig } from './config';
 import { startPostprocessService } from './service';
 
-runService('postprocess', readPostprocessConfig, startPostprocessService);
+runInstrumentedService('postprocess', readPostprocessConfig, startPostprocessService);

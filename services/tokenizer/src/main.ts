@@ -1,5 +1,5 @@
-import { runService } from '@inference-mesh/service-kit';
+import { runInstrumentedService } from '@inference-mesh/telemetry';
 import { readTokenizerConfig } from './config';
 import { startTokenizerService } from './service';
 
-runService('tokenizer', readTokenizerConfig, startTokenizerService);
+runInstrumentedService('tokenizer', readTokenizerConfig, startTokenizerService);

@@ -18,7 +18,25 @@ export interface BenchOptions {
   /** Results folder; undefined: bench/results of the checkout (bench/quick for --quick). */
   readonly out: string | undefined;
   readonly quick: boolean;
+  /** The model version benchmarked, and where its repository is (undefined: IMESH_MODEL_REPOSITORY or models/). */
+  readonly model: { readonly name: string; readonly version: string; readonly repository: string | undefined };
+  /** Use only the first N texts of the dataset (a compute-heavy model needs fewer); undefined: all. */
+  readonly texts: number | undefined;
+  /** Export the BERT-base-shaped synthetic model first when it is missing (--synthetic-bert). */
+  readonly syntheticBert: boolean;
 }
+
+/** The compute-heavy option: BERT-base-shaped, random weights, exported by tools/model/export_synthetic.py. */
+export const SYNTHETIC_BERT = {
+  name: 'bert-base-synthetic',
+  version: '1',
+  repository: 'bench/models',
+  warmupS: 3,
+  durationS: 12,
+  texts: 1024,
+  batchConcurrency: [1, 4],
+  ortBatchSizes: [1, 4, 8, 16, 32],
+} as const;
 
 export const DEFAULTS = {
   warmupS: 1,
@@ -30,6 +48,8 @@ export const DEFAULTS = {
   requestRows: 32,
   ortBatchSizes: [1, 8, 16, 32, 64, 128],
 } as const;
+
+export const DEFAULT_BENCH_MODEL = { name: 'sentiment', version: '2' } as const;
 
 export const USAGE = `usage: npm run bench -- <suite> [options]
 
@@ -45,6 +65,14 @@ options:
   --batch-concurrency A,..  callers of ${DEFAULTS.requestRows}-row requests per case (default ${DEFAULTS.batchConcurrency.join(',')})
   --request-rows N          rows per multi-row request (default ${DEFAULTS.requestRows})
   --ort-batch-sizes A,..    batch sizes of the in-process ONNX Runtime baseline (default ${DEFAULTS.ortBatchSizes.join(',')})
+  --model NAME/VERSION      the model version to serve (default sentiment/2)
+  --model-repository DIR    its repository (default IMESH_MODEL_REPOSITORY or models/)
+  --texts N                 only the first N texts of the dataset (default: all)
+  --synthetic-bert          a compute-heavy model instead: a BERT-base-shaped encoder with random weights
+                            (${SYNTHETIC_BERT.repository}/${SYNTHETIC_BERT.name}, exported on first use; needs /usr/bin/python3
+                            with torch and onnx), with defaults suited to it: --texts ${SYNTHETIC_BERT.texts}
+                            --warmup-s ${SYNTHETIC_BERT.warmupS} --duration-s ${SYNTHETIC_BERT.durationS} --batch-concurrency ${SYNTHETIC_BERT.batchConcurrency.join(',')}
+                            --ort-batch-sizes ${SYNTHETIC_BERT.ortBatchSizes.join(',')}
   --out DIR                 results folder (default bench/results; --quick: bench/quick)
   --quick                   a smoke test: short cases, results not worth keeping
   --help                    this text`;
@@ -61,6 +89,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   let ortBatchSizes: readonly number[] = DEFAULTS.ortBatchSizes;
   let out: string | undefined;
   let quick = false;
+  let model: BenchOptions['model'] | undefined;
+  let modelRepository: string | undefined;
+  let texts: number | undefined;
+  let syntheticBert = false;
+  let batchConcurrencySet = false;
+  let ortBatchSizesSet = false;
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -89,12 +123,31 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--batch-concurrency':
         batchConcurrency = positiveIntegers(flag, value());
+        batchConcurrencySet = true;
         break;
       case '--request-rows':
         requestRows = positiveIntegers(flag, value())[0]!;
         break;
       case '--ort-batch-sizes':
         ortBatchSizes = positiveIntegers(flag, value());
+        ortBatchSizesSet = true;
+        break;
+      case '--model': {
+        const text = value();
+        const match = /^([A-Za-z0-9_.-]+)\/([0-9]+)$/.exec(text);
+        if (!match) throw new UsageError(`--model must be NAME/VERSION, e.g. sentiment/2, got ${JSON.stringify(text)}`);
+        model = { name: match[1]!, version: match[2]!, repository: undefined };
+        break;
+      }
+      case '--model-repository':
+        modelRepository = value();
+        if (modelRepository === '') throw new UsageError('--model-repository needs a folder');
+        break;
+      case '--texts':
+        texts = positiveIntegers(flag, value())[0]!;
+        break;
+      case '--synthetic-bert':
+        syntheticBert = true;
         break;
       case '--out':
         out = value();
@@ -108,16 +161,23 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     }
   }
   if (suite === undefined) throw new UsageError(`name a suite: ${SUITES.join(', ')}`);
+  if (syntheticBert && model !== undefined) throw new UsageError('--synthetic-bert names its own model: drop --model');
+  const heavy = syntheticBert && !quick;
   return {
     suite,
-    warmupS: warmupS ?? (quick ? DEFAULTS.quickWarmupS : DEFAULTS.warmupS),
-    durationS: durationS ?? (quick ? DEFAULTS.quickDurationS : DEFAULTS.durationS),
+    warmupS: warmupS ?? (quick ? DEFAULTS.quickWarmupS : heavy ? SYNTHETIC_BERT.warmupS : DEFAULTS.warmupS),
+    durationS: durationS ?? (quick ? DEFAULTS.quickDurationS : heavy ? SYNTHETIC_BERT.durationS : DEFAULTS.durationS),
     concurrency,
-    batchConcurrency,
+    batchConcurrency: syntheticBert && !batchConcurrencySet ? SYNTHETIC_BERT.batchConcurrency : batchConcurrency,
     requestRows,
-    ortBatchSizes,
+    ortBatchSizes: syntheticBert && !ortBatchSizesSet ? SYNTHETIC_BERT.ortBatchSizes : ortBatchSizes,
     out,
     quick,
+    model: syntheticBert
+      ? { name: SYNTHETIC_BERT.name, version: SYNTHETIC_BERT.version, repository: modelRepository ?? SYNTHETIC_BERT.repository }
+      : { ...(model ?? DEFAULT_BENCH_MODEL), repository: modelRepository },
+    texts: texts ?? (syntheticBert ? SYNTHETIC_BERT.texts : undefined),
+    syntheticBert,
   };
 }
 

@@ -9,10 +9,15 @@ import { consoleTable, count, machineInfo, markdownTable, mib, num, writeFileAto
 import { startBenchService, type BenchService } from './service-process';
 import { ratio } from './stats';
 import { categoryChartSvg } from './svg-chart';
-import type { BenchOptions } from './args';
+import { DEFAULT_BENCH_MODEL, type BenchOptions } from './args';
+import { ensureSyntheticModel } from './synthetic-model';
 
-export const MODEL = 'sentiment';
-export const VERSION = '2';
+/** model.* for the default model, model-<name>.* for another, so runs of both can sit side by side. */
+function reportName(settings: { readonly model: { readonly name: string } | string }): string {
+  const name = typeof settings.model === 'string' ? settings.model : settings.model.name;
+  return name === DEFAULT_BENCH_MODEL.name ? 'model' : `model-${name}`;
+}
+
 /** How far a served logit may stray from in-process ONNX Runtime's: rows padded differently sum in another order. */
 export const LOGIT_TOLERANCE = 1e-3;
 
@@ -132,8 +137,12 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
   const { log } = context;
   const date = new Date().toISOString();
   const machine = machineInfo();
-  const repository = resolve(process.env['IMESH_MODEL_REPOSITORY'] ?? DEFAULT_MODEL_REPOSITORY);
+  const { name: MODEL, version: VERSION } = options.model;
+  const repository = options.model.repository !== undefined
+    ? resolve(context.repoRoot, options.model.repository)
+    : resolve(process.env['IMESH_MODEL_REPOSITORY'] ?? DEFAULT_MODEL_REPOSITORY);
   const versionDir = join(repository, MODEL, VERSION);
+  if (options.syntheticBert) await ensureSyntheticModel(context.repoRoot, versionDir, log);
   const problems: string[] = [];
   const warmupMs = options.warmupS * 1000;
   const durationMs = options.durationS * 1000;
@@ -152,7 +161,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
   // 1. Inputs, tokenised once.
   const prepareStarted = Date.now();
   const datasetPath = join(sst2Dir(), 'dev.tsv');
-  const texts = readSst2('dev').map((row) => row.text).filter((text) => text !== '');
+  const texts = readSst2('dev').map((row) => row.text).filter((text) => text !== '').slice(0, options.texts ?? Infinity);
   const encoder = encoderFor(versionDir);
   const singleBatches = await tokenizeInBatches(encoder, texts, 1);
   const multiBatches = fullBatches(await tokenizeInBatches(encoder, texts, requestRows), requestRows);
@@ -343,9 +352,9 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
     for (const problem of problems) log(`  - ${problem}`);
   }
   const files = {
-    json: join(context.outDir, 'model.json'),
-    md: join(context.outDir, 'model.md'),
-    svg: join(context.outDir, 'model.svg'),
+    json: join(context.outDir, `${reportName(options)}.json`),
+    md: join(context.outDir, `${reportName(options)}.md`),
+    svg: join(context.outDir, `${reportName(options)}.svg`),
   };
   writeFileAtomically(files.json, JSON.stringify(result, jsonNumbers, 2) + '\n');
   writeFileAtomically(files.md, markdownReport(result));
@@ -592,7 +601,7 @@ function markdownReport(result: ModelBenchResult): string {
       ? `**${result.errors} failed requests; problems:**\n\n${result.problems.map((p) => `- ${p}`).join('\n')}`
       : 'No errors.',
     '',
-    '![rows/s vs concurrency, batching on and off, with ONNX Runtime in-process as reference](model.svg)',
+    `![rows/s vs concurrency, batching on and off, with ONNX Runtime in-process as reference](${reportName(result.settings)}.svg)`,
     '',
     '## ONNX Runtime in-process',
     '',

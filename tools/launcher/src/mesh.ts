@@ -1,4 +1,4 @@
-import { PipelineClient } from '@inference-mesh/client';
+import { PipelineClient, type TlsOptions } from '@inference-mesh/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +13,10 @@ export const REPO_ROOT = join(__dirname, '..', '..', '..');
 export interface MeshOptions {
   /** Extra environment for every service (e.g. IMESH_MODEL_REPOSITORY). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra environment for one service, over `env`. */
+  readonly serviceEnv?: Partial<Readonly<Record<MeshService, Readonly<Record<string, string>>>>>;
+  /** How the launcher reaches the services' health checks when they serve TLS (IMESH_TLS_*): a CA, and a client certificate under mutual TLS. */
+  readonly tls?: TlsOptions;
   /** Ports per service; 0 (the default here) lets the OS pick a free one. */
   readonly ports?: Partial<Readonly<Record<MeshService, number>>>;
   /** Host the services bind to and are reached on. */
@@ -50,7 +54,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<RunningMesh>
   };
   try {
     const launch = async (service: MeshService, env: Record<string, string>) => {
-      const launched = await launchService(service, host, options.ports?.[service] ?? 0, { ...options.env, ...env }, options.onLog, readyTimeoutMs);
+      const serviceEnv = { ...options.env, ...options.serviceEnv?.[service], ...env };
+      const launched = await launchService(service, host, options.ports?.[service] ?? 0, serviceEnv, options.onLog, readyTimeoutMs, options.tls);
       started.push(launched);
       return launched;
     };
@@ -79,6 +84,7 @@ export async function launchService(
   env: Readonly<Record<string, string | undefined>>,
   onLog: MeshOptions['onLog'],
   readyTimeoutMs: number,
+  tls?: TlsOptions,
 ): Promise<ServiceProcess> {
   // The launcher learns the port from the service's info-level "listening" line, so the service logs at info at
   // least; a quieter level asked for is applied here, to what is passed on to onLog.
@@ -92,6 +98,9 @@ export async function launchService(
       ...(logLevel !== undefined && { IMESH_LOG_LEVEL: logLevel }),
       IMESH_HOST: host,
       [`IMESH_${service.toUpperCase()}_PORT`]: String(port),
+      // A service on a free gRPC port (tests, benches, replicas) takes a free metrics port too, unless one is
+      // named: two of them on the fixed default would collide.
+      ...(port === 0 && env[`IMESH_${service.toUpperCase()}_METRICS_PORT`] === undefined && { [`IMESH_${service.toUpperCase()}_METRICS_PORT`]: '0' }),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     // A process group of its own: Ctrl-C in a terminal signals the launcher only, which then stops the
@@ -118,7 +127,7 @@ export async function launchService(
   try {
     const boundPort = await withTimeout(listening, readyTimeoutMs, `${service} did not start listening within ${readyTimeoutMs} ms`);
     const address = `${host}:${boundPort}`;
-    await waitUntilServing(service, address, deadline, listening);
+    await waitUntilServing(service, address, deadline, listening, tls);
     return { service, process: child, address };
   } catch (error) {
     await terminate(child, 2_000);
@@ -136,8 +145,8 @@ function listeningPort(line: string): number | undefined {
   }
 }
 
-async function waitUntilServing(service: MeshService, address: string, deadline: number, exited: Promise<unknown>): Promise<void> {
-  const client = new PipelineClient({ target: address });
+async function waitUntilServing(service: MeshService, address: string, deadline: number, exited: Promise<unknown>, tls: TlsOptions | undefined): Promise<void> {
+  const client = new PipelineClient({ target: address, ...(tls && { tls }) });
   let failed: unknown;
   exited.catch((error: unknown) => (failed = error));
   try {

@@ -1,0 +1,304 @@
+import { strict as assert } from 'node:assert';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { runCanary, type CanaryIo } from './canary';
+import { parseCanaryCommand } from './canary-args';
+import { canaryQueries, decide } from './canary-status';
+import { UsageError } from './cli-args';
+
+const REPO_ROOT = join(__dirname, '..', '..', '..');
+
+function io(overrides: Partial<CanaryIo> = {}): CanaryIo & { readonly stdout: string[]; readonly stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { env: {}, out: (text) => stdout.push(text), err: (text) => stderr.push(text), stdout, stderr, ...overrides };
+}
+
+/** The repository's own manifests, copied: `canary set` must work on what is committed. */
+function copiesOfTheManifests(): { routing: string; gateway: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'canary-'));
+  const routing = join(dir, 'model-routing.yaml');
+  const gateway = join(dir, 'gateway.yaml');
+  copyFileSync(join(REPO_ROOT, 'istio', 'model-routing.yaml'), routing);
+  copyFileSync(join(REPO_ROOT, 'k8s', 'base', 'gateway.yaml'), gateway);
+  return { routing, gateway };
+}
+
+function documents(path: string): any[] {
+  return parseAllDocuments(readFileSync(path, 'utf8')).map((document) => document.toJS());
+}
+
+function modelRoutes(path: string): any[] {
+  return documents(path).find((d) => d.kind === 'VirtualService').spec.http;
+}
+
+function gatewayWeights(path: string): string {
+  const deployment = documents(path).find((d) => d.kind === 'Deployment');
+  return deployment.spec.template.spec.containers[0].env.find((e: any) => e.name === 'IMESH_MODEL_VERSION_WEIGHTS').value;
+}
+
+describe('imesh canary', () => {
+  describe('arguments', () => {
+    it('parses set and status with their defaults', () => {
+      assert.deepEqual(parseCanaryCommand(['set', '--weight', '20']), {
+        kind: 'canary-set',
+        stable: '1',
+        canary: '2',
+        canaryPercent: 20,
+        files: [],
+        namespace: 'imesh',
+        virtualService: 'model',
+        deployment: 'gateway',
+      });
+      assert.deepEqual(parseCanaryCommand(['set', '--weight', '0', '-f', 'a.yaml', '--file', 'b.yaml', '--stable', '2', '--canary', '3']), {
+        kind: 'canary-set',
+        stable: '2',
+        canary: '3',
+        canaryPercent: 0,
+        files: ['a.yaml', 'b.yaml'],
+        namespace: 'imesh',
+        virtualService: 'model',
+        deployment: 'gateway',
+      });
+      assert.deepEqual(parseCanaryCommand(['status'], { IMESH_PROMETHEUS_URL: 'http://prometheus:9090/' }), {
+        kind: 'canary-status',
+        stable: '1',
+        canary: '2',
+        prometheusUrl: 'http://prometheus:9090',
+        source: 'app',
+        model: 'sentiment',
+        namespace: 'imesh',
+        window: '5m',
+        minRequests: 100,
+        maxErrorRatioIncrease: 0.01,
+        maxP99Increase: 0.25,
+      });
+    });
+
+    it('refuses what it cannot run, saying why', () => {
+      const refuses = (argv: string[], pattern: RegExp, env = {}) =>
+        assert.throws(() => parseCanaryCommand(argv, env), (error: unknown) => error instanceof UsageError && pattern.test(error.message), argv.join(' '));
+      refuses([], /needs "set" or "status"/);
+      refuses(['promote'], /unknown canary command "promote"/);
+      refuses(['set'], /needs --weight N \(0 to 100\)/);
+      refuses(['set', '--weight', '101'], /--weight must be an integer from 0 to 100, got "101"/);
+      refuses(['set', '--weight', '5%'], /--weight must be an integer from 0 to 100/);
+      refuses(['set', '--weight', '5', '--prometheus', 'http://p'], /--prometheus is not an option of "canary set"/);
+      refuses(['status'], /needs --prometheus URL \(or IMESH_PROMETHEUS_URL\)/);
+      refuses(['status', '--prometheus', 'prometheus:9090'], /must be an http:\/\/ or https:\/\/ URL/);
+      refuses(['status', '--prometheus', 'http://p', '--weight', '3'], /--weight is not an option of "canary status"/);
+      refuses(['status', '--prometheus', 'http://p', '--window', 'five'], /--window must be a Prometheus duration/);
+      refuses(['status', '--prometheus', 'http://p', '--source', 'envoy'], /--source must be "app" or "istio"/);
+      refuses(['set', '--weight', '5', '--stable', '2', '--canary', '2'], /--stable and --canary are both 2/);
+      refuses(['set', '--weight', '5', '--bogus'], /Unknown option '--bogus'/);
+    });
+
+    it('prints its usage for --help, and for bad usage with exit status 2', async () => {
+      const help = io();
+      assert.equal(await runCanary(['--help'], help), 0);
+      assert.match(help.stdout.join(''), /^Usage: imesh canary <set\|status>/);
+      const bad = io();
+      assert.equal(await runCanary(['set'], bad), 2);
+      assert.match(bad.stderr.join(''), /^imesh canary: "canary set" needs --weight N/);
+    });
+  });
+
+  describe('set, on files', () => {
+    it('rewrites the VirtualService weights and the gateway\'s IMESH_MODEL_VERSION_WEIGHTS together, keeping comments and the pinned routes', async () => {
+      const { routing, gateway } = copiesOfTheManifests();
+      const before = modelRoutes(routing);
+      const run = io();
+      assert.equal(await runCanary(['set', '--weight', '20', '--file', routing, '--file', gateway], run), 0, run.stderr.join(''));
+      const after = modelRoutes(routing);
+      const split = after.find((route) => route.route.length > 1);
+      assert.deepEqual(split.route.map((d: any) => [d.destination.subset, d.weight]), [['v1', 80], ['v2', 20]]);
+      assert.deepEqual(after.filter((route) => route.route.length === 1), before.filter((route) => route.route.length === 1), 'pinned routes untouched');
+      assert.equal(gatewayWeights(gateway), '1=80,2=20');
+      assert.ok(readFileSync(routing, 'utf8').includes('# Routing to the model versions.'), 'comments kept');
+      assert.deepEqual(run.stdout.join('').trim().split('\n'), [
+        `${routing}: VirtualService model route canary-split: v1=80`,
+        `${routing}: VirtualService model route canary-split: v2=20`,
+        `${gateway}: Deployment gateway container gateway: IMESH_MODEL_VERSION_WEIGHTS=1=80,2=20`,
+      ]);
+
+      assert.equal(await runCanary(['set', '--weight', '100', '-f', routing, '-f', gateway], io()), 0);
+      assert.deepEqual(modelRoutes(routing).find((route) => route.route.length > 1).route.map((d: any) => d.weight), [0, 100]);
+      assert.equal(gatewayWeights(gateway), '1=0,2=100');
+    });
+
+    it('fails on a file that holds nothing to change, and on a split that also routes elsewhere', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'canary-'));
+      const service = join(dir, 'service.yaml');
+      writeFileSync(service, 'apiVersion: v1\nkind: Service\nmetadata:\n  name: model\n');
+      const run = io();
+      assert.equal(await runCanary(['set', '--weight', '5', '--file', service], run), 1);
+      assert.match(run.stderr.join(''), /service\.yaml has no VirtualService route splitting v1\/v2 and no IMESH_MODEL_VERSION_WEIGHTS/);
+
+      const three = join(dir, 'three.yaml');
+      writeFileSync(
+        three,
+        'apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: model\nspec:\n  http:\n  - route:\n' +
+          '    - {destination: {host: model, subset: v1}, weight: 90}\n    - {destination: {host: model, subset: v2}, weight: 5}\n' +
+          '    - {destination: {host: model, subset: v3}, weight: 5}\n',
+      );
+      const refused = io();
+      assert.equal(await runCanary(['set', '--weight', '5', '--file', three], refused), 1);
+      assert.match(refused.stderr.join(''), /route 0: also sends traffic to \{"host":"model","subset":"v3"\}; set those weights to 0 first/);
+    });
+  });
+
+  describe('set, through kubectl', () => {
+    it('replaces the VirtualService with new weights, then sets the gateway\'s variable', async () => {
+      const virtualService = documents(join(REPO_ROOT, 'istio', 'model-routing.yaml')).find((d) => d.kind === 'VirtualService');
+      virtualService.metadata.resourceVersion = '4711';
+      const calls: { args: readonly string[]; input?: string }[] = [];
+      const kubectl = async (args: readonly string[], input?: string) => {
+        calls.push({ args, input });
+        return args[0] === 'get' ? JSON.stringify(virtualService) : '';
+      };
+      const run = io({ kubectl });
+      assert.equal(await runCanary(['set', '--weight', '50', '-n', 'serving'], run), 0, run.stderr.join(''));
+      assert.deepEqual(calls.map((c) => c.args), [
+        ['get', 'virtualservice', 'model', '--namespace', 'serving', '--output', 'json'],
+        ['replace', '--namespace', 'serving', '--filename', '-'],
+        ['set', 'env', 'deployment/gateway', '--namespace', 'serving', 'IMESH_MODEL_VERSION_WEIGHTS=1=50,2=50'],
+      ]);
+      const replaced = JSON.parse(calls[1]!.input!);
+      assert.equal(replaced.metadata.resourceVersion, '4711', 'replace keeps the version it read: a concurrent edit fails instead of being lost');
+      assert.deepEqual(replaced.spec.http.find((r: any) => r.route.length > 1).route.map((d: any) => d.weight), [50, 50]);
+      assert.match(run.stdout.join(''), /Deployment gateway: IMESH_MODEL_VERSION_WEIGHTS=1=50,2=50/);
+    });
+
+    it('reports kubectl\'s own error', async () => {
+      const run = io({ kubectl: async () => Promise.reject(new Error('kubectl get virtualservice model: the server could not find the requested resource')) });
+      assert.equal(await runCanary(['set', '--weight', '50'], run), 1);
+      assert.match(run.stderr.join(''), /could not find the requested resource/);
+    });
+  });
+
+  describe('status, from a Prometheus HTTP API', () => {
+    let server: Server;
+    let url: string;
+    const queries: string[] = [];
+    /** What each query answers: label value -> sample value, by the metric the query reads. */
+    let answers: { requests: Record<string, string>; failures: Record<string, string>; p99: Record<string, string> };
+    let label = 'model_version';
+    let failWith: { status: number; body: string } | undefined;
+
+    before(async () => {
+      server = createServer((request, response) => {
+        const query = new URL(request.url!, 'http://x').searchParams.get('query') ?? '';
+        queries.push(query);
+        if (failWith) {
+          response.writeHead(failWith.status, { 'content-type': 'application/json' }).end(failWith.body);
+          return;
+        }
+        const series = query.startsWith('histogram_quantile') ? answers.p99 : /status(_code)?=~/.test(query) ? answers.failures : answers.requests;
+        const result = Object.entries(series).map(([value, sample]) => ({ metric: { [label]: value }, value: [1_700_000_000, sample] }));
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result } }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+
+    beforeEach(() => {
+      queries.length = 0;
+      failWith = undefined;
+      label = 'model_version';
+    });
+
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    it('promotes a canary within the limits, from the model service\'s metrics', async () => {
+      answers = { requests: { '1': '9500', '2': '500' }, failures: { '1': '19' }, p99: { '1': '0.010', '2': '0.011' } };
+      const run = io({ env: { IMESH_PROMETHEUS_URL: url } });
+      assert.equal(await runCanary(['status'], run), 0, run.stderr.join(''));
+      const report = run.stdout.join('');
+      assert.match(report, /^1 \(stable\)\s+9500\s+0\.20%\s+10\.0 ms$/m);
+      assert.match(report, /^2 \(canary\)\s+500\s+0\.00%\s+11\.0 ms$/m);
+      assert.match(report, /^promote: version 2 is within the limits/m);
+      assert.deepEqual(queries.sort(), [
+        'histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_seconds_bucket{model_name="sentiment"}[5m])))',
+        'sum by (model_version) (increase(imesh_model_requests_total{model_name="sentiment",rpc_grpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|FAILED_PRECONDITION|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"}[5m]))',
+        'sum by (model_version) (increase(imesh_model_requests_total{model_name="sentiment"}[5m]))',
+      ]);
+    });
+
+    it('rolls back a canary with more errors, or a slower p99', async () => {
+      answers = { requests: { '1': '9500', '2': '500' }, failures: { '1': '10', '2': '25' }, p99: { '1': '0.010', '2': '0.010' } };
+      const errors = io();
+      assert.equal(await runCanary(['status', '--prometheus', url], errors), 3);
+      assert.match(errors.stdout.join(''), /^roll back: version 2 is worse than version 1 \(imesh canary set --weight 0\)$/m);
+      assert.match(errors.stdout.join(''), /error ratio 5\.00% vs 0\.11%: \+4\.89 points \(limit \+1\.00 points\)/);
+
+      answers = { requests: { '1': '9500', '2': '500' }, failures: {}, p99: { '1': '0.010', '2': '0.013' } };
+      const slow = io();
+      assert.equal(await runCanary(['status', '--prometheus', url], slow), 3);
+      assert.match(slow.stdout.join(''), /p99 batch compute time \(model service\) 13\.0 ms vs 10\.0 ms: \+30\.0% \(limit \+25%\)/);
+      assert.equal(await runCanary(['status', '--prometheus', url, '--max-p99-increase', '0.5'], io()), 0, 'a looser limit promotes it');
+    });
+
+    it('waits while the canary has too little traffic', async () => {
+      answers = { requests: { '1': '9500', '2': '37' }, failures: {}, p99: { '1': '0.010', '2': '0.010' } };
+      const run = io();
+      assert.equal(await runCanary(['status', '--prometheus', url, '--window', '10m'], run), 4);
+      assert.match(run.stdout.join(''), /^wait: not enough traffic for a verdict yet$/m);
+      assert.match(run.stdout.join(''), /version 2 served 37 requests in the last 10m; a verdict needs 100/);
+      assert.ok(queries.every((query) => query.includes('[10m]') || !query.includes('[')), 'the window reaches the queries');
+    });
+
+    it('reads Istio\'s metrics with --source istio: versions are the subsets, codes are numbers', async () => {
+      label = 'destination_version';
+      answers = { requests: { v1: '900', v2: '300' }, failures: { v2: '3' }, p99: { v1: '12', v2: '14' } };
+      const run = io();
+      assert.equal(await runCanary(['status', '--prometheus', url, '--source', 'istio', '-n', 'serving'], run), 0, run.stderr.join(''));
+      assert.match(run.stdout.join(''), /^2 \(canary\)\s+300\s+1\.00%\s+14\.0 ms$/m);
+      assert.ok(queries.every((query) => query.includes('destination_service_namespace="serving"') && query.includes('reporter="source"')), queries.join('\n'));
+      assert.ok(queries.some((query) => query.includes('grpc_response_status=~"2|4|9|12|13|14|15"')));
+    });
+
+    it('says what went wrong when Prometheus refuses a query or is not there', async () => {
+      failWith = { status: 400, body: JSON.stringify({ status: 'error', errorType: 'bad_data', error: 'parse error at char 5' }) };
+      const refused = io();
+      assert.equal(await runCanary(['status', '--prometheus', url], refused), 1);
+      assert.match(refused.stderr.join(''), /Prometheus refused .*: parse error at char 5/);
+
+      failWith = { status: 502, body: '<html>bad gateway</html>' };
+      const proxy = io();
+      assert.equal(await runCanary(['status', '--prometheus', url], proxy), 1);
+      assert.match(proxy.stderr.join(''), /answered HTTP 502 with something that is not its API's JSON: <html>bad gateway/);
+
+      // A port that was free a moment ago: nothing listens there.
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const down = io();
+      assert.equal(await runCanary(['status', '--prometheus', `http://127.0.0.1:${closedPort}`], down), 1);
+      assert.match(down.stderr.join(''), new RegExp(`Prometheus at http://127\\.0\\.0\\.1:${closedPort} did not answer: .*ECONNREFUSED`));
+    });
+  });
+
+  describe('the decision rule', () => {
+    const limits = { minRequests: 100, maxErrorRatioIncrease: 0.01, maxP99Increase: 0.25, window: '5m' };
+    const health = (version: string, requests: number, errorRatio: number, p99Seconds: number) => ({ version, requests, errorRatio, p99Seconds });
+
+    it('needs traffic on both versions, then judges errors before latency', () => {
+      assert.equal(decide(health('1', 50, 0, 0.01), health('2', 500, 0, 0.01), limits).decision, 'wait');
+      assert.equal(decide(health('1', 500, 0.001, 0.01), health('2', 500, 0.0109, 0.0125), limits).decision, 'promote');
+      assert.equal(decide(health('1', 500, 0.001, 0.01), health('2', 500, 0.0111, 0.01), limits).decision, 'rollback');
+      assert.equal(decide(health('1', 500, 0, 0.01), health('2', 500, 0, 0.0126), limits).decision, 'rollback');
+      assert.equal(decide(health('1', 500, 0, NaN), health('2', 500, 0, 0.01), limits).decision, 'wait', 'no latency data yet');
+      assert.equal(decide(health('1', 500, 0, NaN), health('2', 500, 0.5, NaN), limits).decision, 'rollback', 'errors alone suffice');
+    });
+
+    it('builds its app queries for the model asked about', () => {
+      const queries = canaryQueries('app', { model: 'topic', namespace: 'imesh', window: '1h' });
+      assert.ok([queries.requests, queries.failures, queries.p99].every((q) => q.includes('model_name="topic"') && q.includes('[1h]')));
+    });
+  });
+});

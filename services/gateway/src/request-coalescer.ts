@@ -1,0 +1,192 @@
+import { status } from '@grpc/grpc-js';
+import { ServiceError } from '@inference-mesh/service-kit';
+
+/** A caller's time limit and cancellation, as the pipeline takes them. */
+export interface MemberBudget {
+  readonly deadlineMs: number;
+  readonly signal: AbortSignal;
+}
+
+export interface CoalescerOptions {
+  /** Most rows one merged call may carry (the downstreams' batch limit). */
+  readonly maxRows: number;
+  /** Merged calls running at once; while all are busy, arrivals gather into the next one. */
+  readonly maxInFlight: number;
+}
+
+/** Runs one merged call: `rows` holds every member's rows in order; the answer has one result per row. */
+export type RunMerged<Row, Result> = (rows: readonly Row[], budget: MemberBudget) => Promise<readonly Result[]>;
+
+interface Member<Row, Result> {
+  readonly rows: readonly Row[];
+  readonly budget: MemberBudget;
+  readonly resolve: (results: Result[]) => void;
+  readonly reject: (error: unknown) => void;
+  settled: boolean;
+  release: () => void;
+}
+
+interface Group<Row, Result> {
+  readonly key: string;
+  readonly run: RunMerged<Row, Result>;
+  readonly members: Member<Row, Result>[];
+  rows: number;
+}
+
+/**
+ * Merges concurrent requests that share a key (model, version, top-k) into one call per hop, and splits the
+ * answer back. There is no timer: a request that finds a free slot goes at once (no added latency when idle);
+ * while every slot is busy, arrivals gather, and the next free slot takes all of them. So batches grow exactly as
+ * fast as load does.
+ *
+ * Each member keeps its own deadline and cancellation: it is answered DEADLINE_EXCEEDED / CANCELLED on its own,
+ * its batch-mates are unaffected, and a merged call is cancelled only once no member still waits for it. A
+ * request's own bad input must not fail its batch-mates: a merged call refused with INVALID_ARGUMENT is re-run
+ * member by member, so only the request at fault gets the error.
+ */
+export class RequestCoalescer<Row, Result> {
+  private readonly queue: Group<Row, Result>[] = [];
+  private inFlight = 0;
+
+  constructor(private readonly options: CoalescerOptions) {
+    if (!(options.maxRows >= 1) || !(options.maxInFlight >= 1)) throw new RangeError('maxRows and maxInFlight must be at least 1');
+  }
+
+  submit(key: string, rows: readonly Row[], budget: MemberBudget, run: RunMerged<Row, Result>): Promise<Result[]> {
+    return new Promise<Result[]>((resolve, reject) => {
+      const refusal = budgetRefusal(budget);
+      if (refusal) {
+        reject(refusal);
+        return;
+      }
+      const member: Member<Row, Result> = { rows, budget, resolve, reject, settled: false, release: () => undefined };
+      this.watch(member);
+      let group = this.queue.find((g) => g.key === key && g.rows + rows.length <= this.options.maxRows);
+      if (!group) {
+        group = { key, run, members: [], rows: 0 };
+        this.queue.push(group);
+      }
+      group.members.push(member);
+      group.rows += rows.length;
+      this.pump();
+    });
+  }
+
+  /** Requests waiting for a slot, for metrics and tests. */
+  get waiting(): number {
+    let count = 0;
+    for (const group of this.queue) for (const member of group.members) if (!member.settled) count++;
+    return count;
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      const group = this.queue.shift()!;
+      const live = group.members.filter((member) => !member.settled);
+      if (live.length > 0) this.dispatch(group.run, live);
+    }
+  }
+
+  private dispatch(run: RunMerged<Row, Result>, members: Member<Row, Result>[]): void {
+    this.inFlight++;
+    const controller = new AbortController();
+    let answered = false;
+    let deadlineMs = 0;
+    const rows: Row[] = [];
+    for (const member of members) {
+      deadlineMs = Math.max(deadlineMs, member.budget.deadlineMs);
+      for (const row of member.rows) rows.push(row);
+      // A member leaving early may be the last one waiting: then nobody needs the merged call any more.
+      const previous = member.release;
+      member.release = () => {
+        previous();
+        if (!answered && members.every((m) => m.settled)) controller.abort();
+      };
+    }
+    let call: Promise<readonly Result[]>;
+    try {
+      call = run(rows, { deadlineMs, signal: controller.signal });
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    call
+      .then(
+        (results) => {
+          answered = true;
+          this.deliver(members, results);
+        },
+        (error: unknown) => {
+          answered = true;
+          this.fail(run, members, error);
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+
+  private deliver(members: readonly Member<Row, Result>[], results: readonly Result[]): void {
+    const expected = members.reduce((sum, member) => sum + member.rows.length, 0);
+    if (results.length !== expected) {
+      const error = new ServiceError(status.INTERNAL, `a merged call answered ${results.length} rows for ${expected}`);
+      for (const member of members) settle(member, false, error);
+      return;
+    }
+    let offset = 0;
+    for (const member of members) {
+      settle(member, true, results.slice(offset, offset + member.rows.length));
+      offset += member.rows.length;
+    }
+  }
+
+  private fail(run: RunMerged<Row, Result>, members: readonly Member<Row, Result>[], error: unknown): void {
+    const live = members.filter((member) => !member.settled);
+    if (live.length > 1 && isInvalidArgument(error)) {
+      // One member's input; find out whose by asking for each on its own (outside the slots: this is rare).
+      for (const member of live) {
+        Promise.resolve()
+          .then(() => run(member.rows, member.budget))
+          .then(
+            (results) => this.deliver([member], results),
+            (own: unknown) => settle(member, false, own),
+          );
+      }
+      return;
+    }
+    for (const member of live) settle(member, false, error);
+  }
+
+  /** Answers a member on its own when its deadline passes or its caller cancels, wherever it is. */
+  private watch(member: Member<Row, Result>): void {
+    const { signal, deadlineMs } = member.budget;
+    const onAbort = () => settle(member, false, new ServiceError(status.CANCELLED, 'the call was cancelled'));
+    const timer = setTimeout(
+      () => settle(member, false, new ServiceError(status.DEADLINE_EXCEEDED, 'the deadline passed before the answer arrived')),
+      Math.max(0, deadlineMs - Date.now()),
+    );
+    signal.addEventListener('abort', onAbort, { once: true });
+    member.release = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+  }
+}
+
+function settle<Row, Result>(member: Member<Row, Result>, fulfilled: boolean, value: unknown): void {
+  if (member.settled) return;
+  member.settled = true;
+  member.release();
+  if (fulfilled) member.resolve(value as Result[]);
+  else member.reject(value);
+}
+
+function budgetRefusal(budget: MemberBudget): ServiceError | undefined {
+  if (budget.signal.aborted) return new ServiceError(status.CANCELLED, 'the call was cancelled');
+  if (budget.deadlineMs <= Date.now()) return new ServiceError(status.DEADLINE_EXCEEDED, 'the deadline passed before the call started');
+  return undefined;
+}
+
+function isInvalidArgument(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === status.INVALID_ARGUMENT;
+}

@@ -1,0 +1,524 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { parse } from 'yaml';
+import { describeManifest, schemaProblems, type Manifest } from './deploy-schemas';
+import {
+  buildOverlay,
+  containerEnv,
+  durationSeconds,
+  named,
+  NAMESPACE,
+  ofKind,
+  OVERLAYS,
+  overlayDir,
+  podLabels,
+  readManifests,
+  readYaml,
+  REPO_ROOT,
+  selects,
+  yamlFiles,
+  type Json,
+  type Overlay,
+} from './deploy-support';
+
+const ISTIO_FILES = yamlFiles(join(REPO_ROOT, 'istio'));
+const MODEL_HOST = `model.${NAMESPACE}.svc.cluster.local`;
+const VERSION_HEADER = 'x-model-version';
+/** The Istio ingress gateway's identity when installed with istioctl's default profile (istio/ingress.yaml). */
+const INGRESS_PRINCIPAL = 'cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account';
+
+function containerOf(deployment: Json): Json {
+  const containers = deployment.spec.template.spec.containers;
+  assert.equal(containers.length, 1, `${deployment.metadata.name}: one container per pod (Istio adds its own)`);
+  return containers[0];
+}
+
+function containerPort(container: Json, port: number | string): Json {
+  return (container.ports ?? []).find((p: Json) => p.containerPort === port || p.name === port);
+}
+
+function weightsOf(text: string): Map<string, number> {
+  return new Map(text.split(',').map((pair) => pair.split('=') as [string, string]).map(([version, weight]) => [version, Number(weight)]));
+}
+
+/** Deployments whose pods a Service or policy selector picks. */
+function selected(manifests: readonly Manifest[], selector: Record<string, string> | undefined): Json[] {
+  return ofKind(manifests, 'Deployment').filter((d) => selects(selector, podLabels(d)));
+}
+
+describe('deployment manifests: k8s/ (each overlay built) and istio/', function () {
+  this.timeout(120_000);
+  const built = {} as Record<Overlay, Manifest[]>;
+  let istio: Manifest[];
+  /** The production build with the Istio resources: what a cluster holds after the README's apply steps. */
+  let cluster: Manifest[];
+
+  before(() => {
+    for (const overlay of OVERLAYS) built[overlay] = buildOverlay(overlay);
+    istio = ISTIO_FILES.flatMap((file) => readManifests(file));
+    cluster = [...built.prod, ...istio];
+  });
+
+  it('every YAML file under k8s/ and istio/ parses', () => {
+    const files = [...yamlFiles(join(REPO_ROOT, 'k8s')), ...ISTIO_FILES];
+    assert.ok(files.length >= 20, `found ${files.length} files`);
+    for (const file of files) assert.ok(readManifests(file).length > 0, `${file} holds no document`);
+  });
+
+  it('every manifest file of base and the overlays is listed by its kustomization (none is silently left out)', () => {
+    for (const overlay of OVERLAYS) {
+      const dir = overlayDir(overlay);
+      const kustomization = readYaml(relative(REPO_ROOT, join(dir, 'kustomization.yaml')));
+      const listed = new Set<string>([...(kustomization.resources ?? []), ...(kustomization.patchesStrategicMerge ?? [])]);
+      for (const file of yamlFiles(dir).map((path) => relative(dir, join(REPO_ROOT, path)))) {
+        if (file === 'kustomization.yaml') continue;
+        assert.ok(listed.has(file), `${relative(REPO_ROOT, dir)}/${file} is not in its kustomization.yaml`);
+      }
+    }
+  });
+
+  it('validates every manifest against the kubernetes-models, Istio and KEDA schemas, unknown fields included', () => {
+    for (const overlay of OVERLAYS) assert.deepEqual(schemaProblems(built[overlay]), [], `k8s ${overlay}`);
+    assert.deepEqual(schemaProblems(istio), [], 'istio/');
+    const kinds = new Set(cluster.map((m) => m.object['kind']));
+    for (const kind of ['Namespace', 'ServiceAccount', 'ConfigMap', 'Service', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ScaledObject',
+      'PeerAuthentication', 'AuthorizationPolicy', 'DestinationRule', 'VirtualService', 'Gateway']) {
+      assert.ok(kinds.has(kind), `no ${kind} was validated`);
+    }
+  });
+
+  it('the schema check itself catches an unknown field at any depth, a wrong type and an unknown kind', () => {
+    const copy = (kind: string, name: string): Json => structuredClone(named(cluster, kind, name));
+    const deployment = copy('Deployment', 'model-v1');
+    deployment.spec.template.spec.containers[0].resources.limit = { cpu: '1' };
+    const virtualService = copy('VirtualService', 'model');
+    virtualService.spec.http[2].route[1].wieght = 5;
+    const scaledObject = copy('ScaledObject', 'model-v2');
+    scaledObject.spec.triggers[0].metdata = {};
+    const hpa = copy('HorizontalPodAutoscaler', 'gateway');
+    hpa.spec.minReplicas = 'two';
+    const problems = schemaProblems([
+      { source: 'case', object: deployment },
+      { source: 'case', object: virtualService },
+      { source: 'case', object: scaledObject },
+      { source: 'case', object: hpa },
+      { source: 'case', object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } } },
+    ]).join('\n');
+    assert.match(problems, /Deployment model-v1: at \.spec\.template\.spec\.containers\[0\]\.resources\.limit: .*'"?limit"?' does not exist/);
+    assert.match(problems, /VirtualService model: at \.spec\.http\[2\]\.route\[1\]\.wieght: .*'"?wieght"?' does not exist/);
+    assert.match(problems, /ScaledObject model-v2: at \.spec\.triggers\[0\]\.metdata: .*'"?metdata"?' does not exist/);
+    assert.match(problems, /HorizontalPodAutoscaler gateway: .*minReplicas must be integer/);
+    assert.match(problems, /HorizontalPodAutoscaler gateway: at \.spec\.minReplicas: Type 'string' is not assignable to type 'number'/);
+    assert.match(problems, /Widget w: example.com\/v1 Widget is not a kind this project deploys/);
+  });
+
+  for (const overlay of OVERLAYS) {
+    describe(`${overlay}: cross-references`, () => {
+      const manifests = () => built[overlay];
+
+      it(`puts everything in the ${NAMESPACE} namespace, with Istio sidecar injection on`, () => {
+        const namespace = named(manifests(), 'Namespace', NAMESPACE);
+        assert.equal(namespace.metadata.labels['istio-injection'], 'enabled');
+        for (const manifest of manifests()) {
+          if (manifest.object['kind'] === 'Namespace') continue;
+          assert.equal((manifest.object['metadata'] as Json).namespace, NAMESPACE, describeManifest(manifest));
+        }
+      });
+
+      it('Service selectors pick Deployments whose containers have the ports the Service targets; gRPC ports say so', () => {
+        const services = ofKind(manifests(), 'Service');
+        assert.deepEqual(services.map((s) => s.metadata.name).sort(), ['gateway', 'model', 'postprocess', 'tokenizer']);
+        for (const service of services) {
+          const deployments = selected(manifests(), service.spec.selector);
+          assert.ok(deployments.length > 0, `Service ${service.metadata.name} selects no Deployment`);
+          for (const port of service.spec.ports) {
+            for (const deployment of deployments) {
+              assert.ok(containerPort(containerOf(deployment), port.targetPort), `Service ${service.metadata.name} port ${port.name}: no container port ${port.targetPort} in ${deployment.metadata.name}`);
+            }
+          }
+          const grpc = service.spec.ports.find((p: Json) => p.name === 'grpc');
+          assert.equal(grpc?.appProtocol, 'grpc', `Service ${service.metadata.name}: a port named grpc with appProtocol grpc (Istio routes per call)`);
+          assert.ok(service.spec.ports.some((p: Json) => p.name === 'metrics'), `Service ${service.metadata.name}: a metrics port`);
+        }
+        assert.deepEqual(
+          selected(manifests(), named(manifests(), 'Service', 'model').spec.selector).map((d) => d.metadata.name).sort(),
+          ['model-v1', 'model-v2'],
+          'one model Service in front of every version',
+        );
+      });
+
+      it('each Deployment selects its own pods, runs under its ServiceAccount, reads existing ConfigMaps and starts a real entrypoint', () => {
+        const deployments = ofKind(manifests(), 'Deployment');
+        assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), ['gateway', 'model-v1', 'model-v2', 'postprocess', 'tokenizer']);
+        const accounts = new Set(ofKind(manifests(), 'ServiceAccount').map((a) => a.metadata.name));
+        for (const deployment of deployments) {
+          const name = deployment.metadata.name;
+          assert.ok(selects(deployment.spec.selector.matchLabels, podLabels(deployment)), `${name}: the selector matches its pod labels`);
+          const others = deployments.filter((d) => d !== deployment && selects(deployment.spec.selector.matchLabels, podLabels(d)));
+          assert.deepEqual(others.map((d) => d.metadata.name), [], `${name}: its selector picks other Deployments' pods`);
+          const pod = deployment.spec.template.spec;
+          assert.ok(accounts.has(pod.serviceAccountName), `${name}: ServiceAccount ${pod.serviceAccountName} is not defined`);
+          assert.equal(pod.serviceAccountName, podLabels(deployment)['app'], `${name}: runs under its service's account`);
+          const container = containerOf(deployment);
+          containerEnv(manifests(), container); // throws for a ConfigMap that does not exist
+          const entrypoint = container.args.at(-1);
+          assert.match(entrypoint, /^services\/[a-z]+\/dist\/main\.js$/, `${name}: args`);
+          assert.ok(existsSync(join(REPO_ROOT, entrypoint)), `${name}: ${entrypoint} is not built from this repository`);
+          assert.equal(entrypoint.split('/')[1], podLabels(deployment)['app'], `${name}: runs its own service`);
+          // The image's user (docker/Dockerfile) is numeric, so Kubernetes can check runAsNonRoot.
+          assert.equal(pod.securityContext.runAsNonRoot, true, name);
+          assert.equal(pod.securityContext.runAsUser, 10001, name);
+          assert.equal(container.securityContext.allowPrivilegeEscalation, false, name);
+          assert.deepEqual(container.securityContext.capabilities.drop, ['ALL'], name);
+        }
+      });
+
+      it('probes are native gRPC health checks on a port the container has; startup is generous for model loading', () => {
+        for (const deployment of ofKind(manifests(), 'Deployment')) {
+          const container = containerOf(deployment);
+          const grpcPort = containerPort(container, 'grpc');
+          assert.ok(grpcPort, `${deployment.metadata.name}: a container port named grpc`);
+          for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+            const port = container[probe]?.grpc?.port;
+            assert.equal(port, grpcPort.containerPort, `${deployment.metadata.name}: ${probe} checks grpc.health.v1 on the gRPC port`);
+          }
+          const startup = container.startupProbe;
+          const allowedSeconds = startup.periodSeconds * startup.failureThreshold;
+          const isModel = podLabels(deployment)['app'] === 'model';
+          assert.ok(allowedSeconds >= (isModel ? 300 : 60), `${deployment.metadata.name}: startup allows ${allowedSeconds} s`);
+          assert.ok(containerPort(container, 'metrics'), `${deployment.metadata.name}: a container port named metrics`);
+          const annotations = deployment.spec.template.metadata.annotations;
+          assert.equal(Number(annotations['prometheus.io/port']), containerPort(container, 'metrics').containerPort, `${deployment.metadata.name}: scrape port`);
+        }
+      });
+
+      it("shutdown fits: preStop sleep + the services' grace and drain within terminationGracePeriodSeconds and the sidecar's drain", () => {
+        for (const deployment of ofKind(manifests(), 'Deployment')) {
+          const name = deployment.metadata.name;
+          const container = containerOf(deployment);
+          const env = containerEnv(manifests(), container);
+          const command = container.lifecycle.preStop.exec.command;
+          assert.equal(command[0], 'sleep', `${name}: preStop sleeps while endpoints and sidecars stop routing here`);
+          const preStopSeconds = Number(command[1]);
+          const graceSeconds = Number(env.get('IMESH_SHUTDOWN_GRACE_MS') ?? 0) / 1000;
+          const drainSeconds = Number(env.get('IMESH_DRAIN_TIMEOUT_MS') ?? 10_000) / 1000;
+          const shutdownSeconds = preStopSeconds + graceSeconds + drainSeconds;
+          assert.ok(preStopSeconds >= 3, `${name}: preStop ${preStopSeconds} s`);
+          const terminationGrace = deployment.spec.template.spec.terminationGracePeriodSeconds;
+          assert.ok(terminationGrace >= shutdownSeconds + 2, `${name}: terminationGracePeriodSeconds ${terminationGrace} < ${shutdownSeconds} s of shutdown + 2`);
+          const proxy = parse(deployment.spec.template.metadata.annotations['proxy.istio.io/config']);
+          assert.ok(durationSeconds(proxy.terminationDrainDuration) >= shutdownSeconds, `${name}: the sidecar would leave before the service drained`);
+          assert.ok(durationSeconds(proxy.terminationDrainDuration) < terminationGrace, `${name}: the sidecar drain outlasts the pod's grace`);
+          assert.equal(proxy.holdApplicationUntilProxyStarts, true, name);
+        }
+      });
+
+      it('every container requests CPU and memory and has a memory limit', () => {
+        for (const deployment of ofKind(manifests(), 'Deployment')) {
+          const { requests, limits } = containerOf(deployment).resources;
+          assert.ok(requests.cpu && requests.memory && limits.memory, `${deployment.metadata.name}: ${JSON.stringify({ requests, limits })}`);
+        }
+      });
+
+      it('spreads each Deployment over nodes, selecting its own pods', () => {
+        for (const deployment of ofKind(manifests(), 'Deployment')) {
+          const constraints = deployment.spec.template.spec.topologySpreadConstraints;
+          assert.ok(constraints.some((c: Json) => c.topologyKey === 'kubernetes.io/hostname'), deployment.metadata.name);
+          for (const constraint of constraints) {
+            assert.deepEqual(constraint.labelSelector.matchLabels, deployment.spec.selector.matchLabels, `${deployment.metadata.name}: ${constraint.topologyKey}`);
+          }
+        }
+      });
+
+      it('HPAs scale the CPU-bound Deployments, with scale-down stabilisation; PodDisruptionBudgets cover every Deployment', () => {
+        const deployments = ofKind(manifests(), 'Deployment');
+        const hpas = ofKind(manifests(), 'HorizontalPodAutoscaler');
+        assert.deepEqual(hpas.map((h) => h.spec.scaleTargetRef.name).sort(), ['gateway', 'postprocess', 'tokenizer']);
+        for (const hpa of hpas) {
+          const target = deployments.find((d) => d.metadata.name === hpa.spec.scaleTargetRef.name && hpa.spec.scaleTargetRef.kind === 'Deployment');
+          assert.ok(target, `HPA ${hpa.metadata.name}: no Deployment ${hpa.spec.scaleTargetRef.name}`);
+          assert.equal(target.spec.replicas, undefined, `${target.metadata.name}: a replicas field would fight the HPA on every apply`);
+          assert.ok(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds >= 60, `HPA ${hpa.metadata.name}`);
+          assert.ok(hpa.spec.minReplicas <= hpa.spec.maxReplicas, `HPA ${hpa.metadata.name}`);
+          assert.ok(hpa.spec.metrics.some((m: Json) => m.resource?.name === 'cpu'), `HPA ${hpa.metadata.name} scales on CPU`);
+        }
+        const pdbs = ofKind(manifests(), 'PodDisruptionBudget');
+        for (const deployment of deployments) {
+          const covering = pdbs.filter((p) => selects(p.spec.selector.matchLabels, podLabels(deployment)));
+          assert.equal(covering.length, 1, `${deployment.metadata.name}: covered by ${covering.length} PodDisruptionBudgets`);
+        }
+        for (const pdb of pdbs) assert.equal(selected(manifests(), pdb.spec.selector.matchLabels).length, 1, `PDB ${pdb.metadata.name}`);
+      });
+
+      it('model Deployments: one per version, labelled with it; the images have Dockerfile targets', () => {
+        const dockerfile = readFileSync(join(REPO_ROOT, 'docker', 'Dockerfile'), 'utf8');
+        const targets = new Set([...dockerfile.matchAll(/^FROM \S+ AS (\S+)$/gm)].map((m) => m[1]));
+        const imageTarget: Record<string, string> = { 'inference-mesh': 'service', 'inference-mesh-model': 'model', 'inference-mesh-model-cuda': 'model-cuda' };
+        for (const deployment of ofKind(manifests(), 'Deployment')) {
+          const image = containerOf(deployment).image;
+          assert.ok(targets.has(imageTarget[image]!), `${deployment.metadata.name}: image ${image} has no docker/Dockerfile target`);
+        }
+        for (const version of ['1', '2']) {
+          const deployment = named(manifests(), 'Deployment', `model-v${version}`);
+          assert.equal(podLabels(deployment)['version'], `v${version}`);
+          const served = containerEnv(manifests(), containerOf(deployment)).get('IMESH_MODEL_VERSIONS');
+          // Without Istio (dev) nothing routes by version, so every pod serves every version.
+          assert.equal(served, overlay === 'dev' ? '' : version, `model-v${version}: IMESH_MODEL_VERSIONS`);
+          assert.ok(existsSync(join(REPO_ROOT, 'models', 'sentiment', version, 'model.onnx')), `models/sentiment/${version}`);
+        }
+      });
+    });
+  }
+
+  describe('prod', () => {
+    it('runs the model on GPU nodes: the CUDA image, one nvidia.com/gpu, the GPU taint tolerated', () => {
+      for (const name of ['model-v1', 'model-v2']) {
+        const deployment = named(built.prod, 'Deployment', name);
+        const container = containerOf(deployment);
+        assert.equal(container.image, 'inference-mesh-model-cuda', name);
+        assert.equal(container.resources.limits['nvidia.com/gpu'], '1', name);
+        assert.equal(container.resources.requests['nvidia.com/gpu'], container.resources.limits['nvidia.com/gpu'], `${name}: GPU requests equal limits`);
+        assert.equal(containerEnv(built.prod, container).get('IMESH_MODEL_EXECUTION_PROVIDER'), 'cuda', name);
+        const pod = deployment.spec.template.spec;
+        assert.ok(pod.tolerations.some((t: Json) => t.key === 'nvidia.com/gpu' && t.operator === 'Exists' && t.effect === 'NoSchedule'), name);
+        assert.ok(Object.keys(pod.nodeSelector).some((label) => label.startsWith('nvidia.com/')), `${name}: selects GPU nodes`);
+      }
+      for (const overlay of ['base', 'dev'] as const) {
+        for (const deployment of ofKind(built[overlay], 'Deployment')) {
+          assert.equal(containerOf(deployment).resources.limits['nvidia.com/gpu'], undefined, `${overlay} ${deployment.metadata.name} asks for no GPU`);
+        }
+      }
+    });
+
+    it('scales each model Deployment with a KEDA ScaledObject running the canonical PromQL of k8s/monitoring/queries.yaml', () => {
+      const canonical = readYaml('k8s/monitoring/queries.yaml').autoscaling as { model: string; version: string; query: string; threshold: string }[];
+      const scaledObjects = ofKind(built.prod, 'ScaledObject');
+      assert.deepEqual(scaledObjects.map((s) => s.spec.scaleTargetRef.name).sort(), ['model-v1', 'model-v2']);
+      const hpaTargets = new Set(ofKind(built.prod, 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name));
+      for (const scaledObject of scaledObjects) {
+        const target = named(built.prod, 'Deployment', scaledObject.spec.scaleTargetRef.name);
+        assert.ok(!hpaTargets.has(target.metadata.name), `${target.metadata.name}: an HPA and KEDA would both scale it`);
+        assert.equal(target.spec.replicas, undefined, `${target.metadata.name}: a replicas field would fight KEDA on every apply`);
+        const version = containerEnv(built.prod, containerOf(target)).get('IMESH_MODEL_VERSIONS');
+        const expected = canonical.find((entry) => entry.model === 'sentiment' && entry.version === version);
+        assert.ok(expected, `queries.yaml has no query for version ${version}`);
+        const [trigger, ...more] = scaledObject.spec.triggers;
+        assert.equal(more.length, 0);
+        assert.equal(trigger.type, 'prometheus');
+        assert.equal(trigger.metadata.query, expected.query, `${scaledObject.metadata.name}: the query`);
+        assert.equal(trigger.metadata.threshold, expected.threshold, `${scaledObject.metadata.name}: the threshold`);
+        assert.match(trigger.metadata.serverAddress, /^https?:\/\/[^/]+:\d+$/);
+        assert.ok(scaledObject.spec.minReplicaCount >= 1, 'a model Deployment never scales to zero (nothing would measure its queue)');
+        assert.ok(scaledObject.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds >= 60);
+      }
+      assert.equal(ofKind(built.base, 'ScaledObject').length + ofKind(built.dev, 'ScaledObject').length, 0, 'base and dev need no KEDA');
+    });
+  });
+
+  describe('dev (Tilt)', () => {
+    it('restarts on synced code (node --watch) and lets Tilt write into the containers', () => {
+      for (const deployment of ofKind(built.dev, 'Deployment')) {
+        const container = containerOf(deployment);
+        assert.equal(container.args[0], '--watch', deployment.metadata.name);
+        assert.equal(container.securityContext.readOnlyRootFilesystem, false, deployment.metadata.name);
+      }
+      for (const deployment of ofKind(built.prod, 'Deployment')) assert.equal(containerOf(deployment).securityContext.readOnlyRootFilesystem, true);
+    });
+  });
+
+  describe('istio/ against the production build', () => {
+    const deployments = () => ofKind(cluster, 'Deployment');
+    const service = (host: string): Json => {
+      const match = new RegExp(`^([a-z0-9-]+)\\.${NAMESPACE}\\.svc\\.cluster\\.local$`).exec(host);
+      assert.ok(match, `${host}: use the Service's full name`);
+      return named(cluster, 'Service', match[1]!);
+    };
+
+    it('each model subset selects exactly the Deployment serving that version, and the header pins to it', () => {
+      const rule = ofKind(cluster, 'DestinationRule').find((r) => r.spec.host === MODEL_HOST);
+      const modelService = service(MODEL_HOST);
+      assert.deepEqual(rule.spec.subsets.map((s: Json) => s.name).sort(), ['v1', 'v2']);
+      const servedBySubset = new Map<string, string>();
+      for (const subset of rule.spec.subsets) {
+        const pods = deployments().filter((d) => selects(modelService.spec.selector, podLabels(d)) && selects(subset.labels, podLabels(d)));
+        assert.equal(pods.length, 1, `subset ${subset.name} selects ${pods.map((d) => d.metadata.name)}`);
+        servedBySubset.set(subset.name, containerEnv(cluster, containerOf(pods[0])).get('IMESH_MODEL_VERSIONS')!);
+      }
+      const virtualService = named(cluster, 'VirtualService', 'model');
+      const pinned = virtualService.spec.http.filter((route: Json) => route.match?.some((m: Json) => m.headers?.[VERSION_HEADER]));
+      assert.equal(pinned.length, 2);
+      for (const route of pinned) {
+        const version = route.match[0].headers[VERSION_HEADER].exact;
+        assert.equal(route.route.length, 1);
+        assert.equal(servedBySubset.get(route.route[0].destination.subset), version, `${VERSION_HEADER}: ${version} goes to a pod serving version ${version}`);
+      }
+      const headerRouteIndex = Math.max(...pinned.map((route: Json) => virtualService.spec.http.indexOf(route)));
+      const weighted = virtualService.spec.http.findIndex((route: Json) => route.route.length > 1);
+      assert.ok(weighted > headerRouteIndex, 'the header routes come before the weighted one (Istio takes the first match)');
+    });
+
+    it('weights add up to 100 and agree with the gateway\'s IMESH_MODEL_VERSION_WEIGHTS', () => {
+      for (const virtualService of ofKind(cluster, 'VirtualService')) {
+        for (const route of virtualService.spec.http) {
+          if (route.route.length === 1) {
+            assert.ok(route.route[0].weight === undefined || route.route[0].weight === 100, `${virtualService.metadata.name} ${route.name}`);
+            continue;
+          }
+          const total = route.route.reduce((sum: number, d: Json) => sum + d.weight, 0);
+          assert.equal(total, 100, `${virtualService.metadata.name} ${route.name}: weights add up to ${total}`);
+        }
+      }
+      const split = named(cluster, 'VirtualService', 'model').spec.http.find((route: Json) => route.route.length > 1);
+      const meshWeights = new Map(split.route.map((d: Json) => [d.destination.subset.replace(/^v/, ''), d.weight]));
+      const gateway = named(cluster, 'Deployment', 'gateway');
+      const gatewayWeights = weightsOf(containerEnv(cluster, containerOf(gateway)).get('IMESH_MODEL_VERSION_WEIGHTS')!);
+      assert.deepEqual(gatewayWeights, meshWeights);
+      assert.deepEqual(gatewayWeights, new Map([['1', 95], ['2', 5]]), 'the canary starts at 5%');
+    });
+
+    it('routes name existing Services, ports and subsets; Istio does not retry the hops the gateway retries; timeouts are set', () => {
+      const rules = ofKind(cluster, 'DestinationRule');
+      for (const rule of rules) service(rule.spec.host);
+      for (const virtualService of ofKind(cluster, 'VirtualService')) {
+        const internal = !virtualService.spec.gateways;
+        for (const route of virtualService.spec.http) {
+          for (const { destination } of route.route) {
+            const target = service(destination.host);
+            assert.ok(target.spec.ports.some((p: Json) => p.port === destination.port.number), `${virtualService.metadata.name}: port ${destination.port.number}`);
+            if (destination.subset) {
+              const rule = rules.find((r) => r.spec.host === destination.host);
+              assert.ok(rule?.spec.subsets.some((s: Json) => s.name === destination.subset), `${virtualService.metadata.name}: subset ${destination.subset}`);
+            }
+            if (internal) {
+              for (const match of route.match ?? []) assert.equal(match.port, destination.port.number, `${virtualService.metadata.name} ${route.name}: matches the gRPC port only`);
+            }
+          }
+          if (internal) {
+            assert.equal(route.retries?.attempts, 0, `${virtualService.metadata.name} ${route.name}: one retry layer (the gateway's)`);
+            const attemptTimeout = Number(containerEnv(cluster, containerOf(named(cluster, 'Deployment', 'gateway'))).get('IMESH_ATTEMPT_TIMEOUT_MS')) / 1000;
+            assert.ok(durationSeconds(route.timeout) > attemptTimeout, `${virtualService.metadata.name} ${route.name}: timeout ${route.timeout} is a backstop above the gateway's ${attemptTimeout} s attempts`);
+          }
+        }
+      }
+      assert.deepEqual(ofKind(cluster, 'VirtualService').filter((v) => !v.spec.gateways).map((v) => v.metadata.name).sort(), ['model', 'postprocess', 'tokenizer']);
+    });
+
+    it('outlier detection ejects on gateway errors, never on RESOURCE_EXHAUSTED (429) or other 5xx', () => {
+      for (const rule of ofKind(cluster, 'DestinationRule')) {
+        const detection = rule.spec.trafficPolicy.outlierDetection;
+        assert.ok(detection.consecutiveGatewayErrors > 0, rule.metadata.name);
+        assert.equal(detection.consecutive5xxErrors, 0, `${rule.metadata.name}: 5xx ejection off`);
+        assert.ok(detection.maxEjectionPercent >= 50, `${rule.metadata.name}: Istio's 10% ejects nobody among few pods`);
+      }
+    });
+
+    it('AuthorizationPolicies: principals are ServiceAccounts; only the gateway calls tokenizer, model, postprocess; only the ingress calls the gateway', () => {
+      const accounts = new Set(ofKind(cluster, 'ServiceAccount').map((a) => `cluster.local/ns/${NAMESPACE}/sa/${a.metadata.name}`));
+      const policies = ofKind(cluster, 'AuthorizationPolicy');
+      assert.ok(policies.some((p) => p.metadata.name === 'allow-nothing' && Object.keys(p.spec).length === 0), 'a namespace-wide default deny');
+      const callers = new Map<string, string[]>();
+      for (const policy of policies.filter((p) => p.spec.selector)) {
+        assert.equal(policy.spec.action, 'ALLOW');
+        const targets = selected(cluster, policy.spec.selector.matchLabels);
+        assert.ok(targets.length > 0, `AuthorizationPolicy ${policy.metadata.name} selects no workload`);
+        for (const rule of policy.spec.rules) {
+          for (const operation of rule.to.map((t: Json) => t.operation)) {
+            for (const port of operation.ports) {
+              for (const target of targets) assert.ok(containerPort(containerOf(target), Number(port)), `${policy.metadata.name}: port ${port} of ${target.metadata.name}`);
+            }
+          }
+          const principals: string[] = (rule.from ?? []).flatMap((f: Json) => f.source.principals ?? []);
+          for (const principal of principals) {
+            assert.ok(accounts.has(principal) || principal === INGRESS_PRINCIPAL, `${policy.metadata.name}: principal ${principal} is no ServiceAccount`);
+          }
+          if (principals.length === 0) {
+            // The only rule open to any caller: GET /metrics on the metrics port.
+            const [operation] = rule.to.map((t: Json) => t.operation);
+            assert.deepEqual([operation.methods, operation.paths], [['GET'], ['/metrics']], policy.metadata.name);
+            for (const target of targets) assert.equal(containerPort(containerOf(target), Number(operation.ports[0])).name, 'metrics');
+          }
+          callers.set(policy.metadata.name, [...(callers.get(policy.metadata.name) ?? []), ...principals]);
+        }
+      }
+      const gatewayAccount = `cluster.local/ns/${NAMESPACE}/sa/${named(cluster, 'Deployment', 'gateway').spec.template.spec.serviceAccountName}`;
+      assert.deepEqual(Object.fromEntries(callers), {
+        gateway: [INGRESS_PRINCIPAL],
+        tokenizer: [gatewayAccount],
+        model: [gatewayAccount],
+        postprocess: [gatewayAccount],
+      });
+    });
+
+    it('mTLS is STRICT for the namespace; only metrics ports accept plaintext', () => {
+      const policies = ofKind(cluster, 'PeerAuthentication');
+      const namespaceWide = policies.filter((p) => !p.spec.selector);
+      assert.deepEqual(namespaceWide.map((p) => p.spec.mtls.mode), ['STRICT']);
+      for (const policy of policies.filter((p) => p.spec.selector)) {
+        assert.equal(policy.spec.mtls.mode, 'STRICT');
+        for (const [port, setting] of Object.entries(policy.spec.portLevelMtls ?? {}) as [string, Json][]) {
+          for (const target of selected(cluster, policy.spec.selector.matchLabels)) {
+            assert.equal(containerPort(containerOf(target), Number(port))?.name, 'metrics', `${policy.metadata.name}: port ${port} (${setting.mode})`);
+          }
+        }
+      }
+    });
+
+    it('the ingress serves the public API over TLS and routes it to the gateway, with no timeout that would cut streams', () => {
+      const [gateway] = ofKind(cluster, 'Gateway');
+      const [server] = gateway.spec.servers;
+      assert.equal(server.port.protocol, 'HTTPS');
+      assert.equal(server.tls.mode, 'SIMPLE');
+      const ingress = ofKind(cluster, 'VirtualService').find((v) => v.spec.gateways);
+      assert.deepEqual(ingress.spec.gateways, [gateway.metadata.name]);
+      for (const route of ingress.spec.http) {
+        assert.equal(route.timeout, undefined);
+        assert.deepEqual(route.route.map((d: Json) => [d.destination.host, d.destination.port.number]), [[`gateway.${NAMESPACE}.svc.cluster.local`, 50051]]);
+        assert.ok(!/unavailable|5xx|reset/.test(route.retries.retryOn), 'retries only requests that never reached a gateway');
+      }
+      assert.deepEqual(
+        ingress.spec.http.flatMap((route: Json) => route.match.map((m: Json) => m.uri.prefix)).sort(),
+        ['/grpc.health.v1.Health/', '/inference_mesh.pipeline.v1.PipelineService/'],
+      );
+    });
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'docker', 'Dockerfile'), 'utf8');
+  const stage = (name: string): string => {
+    const start = dockerfile.search(new RegExp(`^FROM \\S+ AS ${name}$`, 'm'));
+    assert.ok(start >= 0, `no stage ${name}`);
+    const next = dockerfile.slice(start + 1).search(/^FROM /m);
+    return next < 0 ? dockerfile.slice(start) : dockerfile.slice(start, start + 1 + next);
+  };
+
+  it('builds small non-root runtime images: production dependencies only, a numeric user, node as entrypoint', () => {
+    for (const name of ['service', 'model', 'model-cuda']) {
+      const text = stage(name);
+      assert.match(text, /^USER 10001:10001$/m, name);
+      assert.match(text, /^ENTRYPOINT \["node"\]$/m, name);
+      assert.doesNotMatch(text, /npm (ci|install)/, `${name}: installs nothing at runtime`);
+    }
+    for (const name of ['service-deps', 'model-deps', 'model-cuda-deps']) assert.match(stage(name), /npm ci --omit=dev/, name);
+    assert.doesNotMatch(stage('service-deps'), /services\/model/, 'the service image carries no ONNX Runtime');
+  });
+
+  it('installs the CUDA 12 execution provider in the CUDA flavour only', () => {
+    assert.match(stage('model-cuda-deps'), /ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+    assert.match(stage('model-cuda'), /COPY --from=model-cuda-deps/);
+    assert.doesNotMatch(stage('model-deps') + stage('service-deps'), /ONNXRUNTIME_NODE_INSTALL/);
+    // .npmrc skips the CUDA download everywhere else.
+    assert.match(readFileSync(join(REPO_ROOT, '.npmrc'), 'utf8'), /^onnxruntime-node-install=skip$/m);
+  });
+
+  it('copies only paths that exist, and the build context leaves node_modules out', () => {
+    for (const [, from] of dockerfile.matchAll(/^COPY (?!--from)(?:--chown=\S+ )?(.+) \S+$/gm)) {
+      for (const path of from!.split(' ')) assert.ok(existsSync(join(REPO_ROOT, path)), `COPY ${path}`);
+    }
+    const ignored = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const pattern of ['**/node_modules', '.git', '**/*.tsbuildinfo']) assert.ok(ignored.includes(pattern), pattern);
+    assert.ok(!ignored.some((line) => /dist/.test(line) && !line.startsWith('#')), 'dist/ stays in the context for Tilt');
+    assert.ok(existsSync(join(dirname(join(REPO_ROOT, 'docker', 'Dockerfile')), '..', 'models', 'sentiment')));
+  });
+});

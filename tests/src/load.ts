@@ -1,0 +1,102 @@
+import { isPipelineError, type ClassifyResponse, type PipelineClient } from '@inference-mesh/client';
+
+export interface Failure {
+  readonly code: string;
+  readonly message: string;
+  readonly atMs: number;
+}
+
+/** One request's outcome, with when it was sent and answered (epoch ms). */
+export interface Outcome {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly message?: string;
+  readonly response?: ClassifyResponse;
+}
+
+export interface LoadOptions {
+  /** Requests in flight at once (one loop each). */
+  readonly concurrency: number;
+  readonly texts?: readonly string[];
+  readonly deadlineMs?: number;
+  /** Pause of each loop between its requests. Default 0. */
+  readonly pauseMs?: number;
+}
+
+const DEFAULT_TEXTS = ['a gorgeous, witty, seductive movie.', 'an ugly, boring waste of two hours.'];
+
+/**
+ * Steady load on the gateway: `concurrency` loops, each sending a request as soon as its last one is answered,
+ * until stopped. Every outcome is kept, so a test can count and time what happened around a fault.
+ */
+export class SteadyLoad {
+  readonly outcomes: Outcome[] = [];
+  private running = true;
+  private readonly loops: Promise<void>[];
+  readonly startedMs = Date.now();
+
+  constructor(
+    private readonly client: PipelineClient,
+    private readonly options: LoadOptions,
+  ) {
+    this.loops = Array.from({ length: options.concurrency }, () => this.loop());
+  }
+
+  private async loop(): Promise<void> {
+    const texts = this.options.texts ?? DEFAULT_TEXTS;
+    while (this.running) {
+      const startMs = Date.now();
+      try {
+        const response = await this.client.classify(texts, { deadlineMs: this.options.deadlineMs ?? 10_000 });
+        const ok = response.results.length === texts.length && response.results.every((r) => r.label === 'positive' || r.label === 'negative');
+        this.outcomes.push({ startMs, endMs: Date.now(), ok, response, ...(!ok && { code: 'BAD_ANSWER', message: JSON.stringify(response.results) }) });
+      } catch (error) {
+        const code = isPipelineError(error) ? error.codeName : 'THROWN';
+        const message = isPipelineError(error) ? error.details : String(error);
+        this.outcomes.push({ startMs, endMs: Date.now(), ok: false, code, message });
+      }
+      if (this.options.pauseMs) await new Promise((resolve) => setTimeout(resolve, this.options.pauseMs));
+    }
+  }
+
+  get succeeded(): number {
+    return this.outcomes.filter((o) => o.ok).length;
+  }
+
+  /** Resolves once `count` more requests have succeeded (or rejects after `timeoutMs`). */
+  async waitForSuccesses(count: number, timeoutMs = 30_000): Promise<void> {
+    const target = this.succeeded + count;
+    const deadline = Date.now() + timeoutMs;
+    while (this.succeeded < target) {
+      if (Date.now() > deadline) throw new Error(`only ${this.succeeded} of ${target} requests succeeded within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Stops sending and waits for the requests in flight. */
+  async stop(): Promise<LoadFigures> {
+    this.running = false;
+    await Promise.all(this.loops);
+    return figures(this.outcomes, Date.now() - this.startedMs);
+  }
+}
+
+export interface LoadFigures {
+  readonly sent: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly ms: number;
+  readonly failures: readonly Outcome[];
+}
+
+export function figures(outcomes: readonly Outcome[], ms: number): LoadFigures {
+  const failures = outcomes.filter((o) => !o.ok);
+  return { sent: outcomes.length, succeeded: outcomes.length - failures.length, failed: failures.length, ms, failures };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
