@@ -77,21 +77,8 @@ describe('Tiltfile', function () {
   });
 
   it('live-updates the compiled code of every workspace each image runs, to where the image keeps it', () => {
-    for (const build of callsOf('docker_build')) {
-      const steps: TiltCall[] = build.kwargs['live_update'];
-      const synced = steps.filter((step) => step.name === 'sync');
-      for (const step of synced) {
-        const [local, remote] = step.args;
-        assert.match(local, /^(libs|services)\/[a-z-]+\/dist$/, `${build.args[0]}: sync ${local}`);
-        assert.ok(existsSync(join(REPO_ROOT, local)), `${build.args[0]}: ${local} (built by tsc -b)`);
-        assert.equal(remote, `/app/${local}`);
-        assert.ok(build.kwargs['only'].some((path: string) => local.startsWith(`${path}/`)), `${local} is outside the build context`);
-      }
-      for (const step of steps.filter((s) => s.name === 'fall_back_on')) {
-        for (const path of step.args[0]) assert.ok(existsSync(join(REPO_ROOT, path)), `fall_back_on ${path}`);
-      }
-      // The workspaces the image's services need, followed through package.json dependencies.
-      const services = build.kwargs['target'] === 'service' ? ['gateway', 'tokenizer', 'postprocess'] : ['model'];
+    /** The workspaces an image's services need, followed through package.json dependencies. */
+    const workspacesOf = (services: readonly string[]): Set<string> => {
       const needed = new Set<string>();
       const visit = (dir: string) => {
         if (needed.has(dir)) return;
@@ -106,7 +93,26 @@ describe('Tiltfile', function () {
         }
       };
       for (const service of services) visit(`services/${service}`);
-      assert.deepEqual(synced.map((s) => s.args[0].replace(/\/dist$/, '')).sort(), [...needed].sort(), `${build.args[0]}: synced workspaces`);
+      return needed;
+    };
+    for (const build of callsOf('docker_build')) {
+      const image = build.args[0];
+      const steps: TiltCall[] = build.kwargs['live_update'];
+      const synced = steps.filter((step) => step.name === 'sync').map((step) => step.args as [string, string]);
+      for (const [local, remote] of synced) {
+        assert.ok(existsSync(join(REPO_ROOT, local)), `${image}: sync ${local}`);
+        assert.equal(remote, `/app/${local}`, `${image}: ${local} lies at /app/${local} in the image (docker/Dockerfile's WORKDIR)`);
+        assert.ok(build.kwargs['only'].includes(local), `${image}: ${local} is outside the build context`);
+      }
+      const fallBack: string[] = steps.filter((step) => step.name === 'fall_back_on').flatMap((step) => step.args[0]);
+      for (const path of fallBack) assert.ok(existsSync(join(REPO_ROOT, path)), `${image}: fall_back_on ${path}`);
+      for (const path of ['package.json', 'package-lock.json']) assert.ok(fallBack.includes(path), `${image}: a dependency change rebuilds (${path})`);
+      const services = build.kwargs['target'] === 'service' ? ['gateway', 'tokenizer', 'postprocess'] : ['model'];
+      for (const workspace of workspacesOf(services)) {
+        assert.ok(existsSync(join(REPO_ROOT, workspace, 'dist')), `${workspace}/dist (built by tsc -b)`);
+        assert.ok(synced.some(([local]) => workspace.startsWith(`${local}/`)), `${image}: ${workspace} is not live-synced`);
+        assert.ok(fallBack.includes(`${workspace}/package.json`), `${image}: a change to ${workspace}/package.json must rebuild the image`);
+      }
     }
   });
 

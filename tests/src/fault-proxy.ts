@@ -24,6 +24,8 @@ export interface CallRecord {
   /** Epoch ms when the call arrived, and when its cancellation or deadline reached the proxy (if it did). */
   readonly receivedAt: number;
   readonly cancelledAt?: number;
+  /** Epoch ms when the proxy answered it. */
+  readonly completedAt?: number;
   /** The deadline the call carried, epoch ms (Infinity: none). */
   readonly deadline: number;
 }
@@ -64,6 +66,8 @@ function runProxy(target: string): void {
         let forwarded: grpc.ClientUnaryCall | undefined;
         let timer: NodeJS.Timeout | undefined;
         call.on('cancelled', () => {
+          // grpc-js also reports a call it has already answered as cancelled once its stream closes.
+          if (record.completedAt !== undefined) return;
           record.cancelledAt ??= Date.now();
           if (timer) clearTimeout(timer);
           forwarded?.cancel();
@@ -74,12 +78,17 @@ function runProxy(target: string): void {
           for (const [key, value] of Object.entries(call.metadata.getMap())) {
             if (!TRANSPORT_HEADERS.has(key) && !key.startsWith(':')) metadata.set(key, value);
           }
-          forwarded = upstream.makeUnaryRequest(method.path, identity, identity, call.request, metadata, { deadline }, (error, response) =>
-            error ? callback(error) : callback(null, response),
-          );
+          forwarded = upstream.makeUnaryRequest(method.path, identity, identity, call.request, metadata, { deadline }, (error, response) => {
+            record.completedAt = Date.now();
+            if (error) callback(error);
+            else callback(null, response);
+          });
         };
         const current = mode;
-        if (current.kind === 'fail') callback({ code: current.code, details: current.details ?? `fault-proxy: injected ${grpc.status[current.code]}` });
+        if (current.kind === 'fail') {
+          record.completedAt = Date.now();
+          callback({ code: current.code, details: current.details ?? `fault-proxy: injected ${grpc.status[current.code]}` });
+        }
         else if (current.kind === 'slow') timer = setTimeout(forward, current.delayMs);
         else forward();
       };
@@ -141,6 +150,21 @@ export class FaultProxy {
   async records(method?: string): Promise<CallRecord[]> {
     const { records = [] } = await this.request({ type: 'records' });
     return method ? records.filter((r) => r.method === method) : records;
+  }
+
+  /** Calls of `method` the proxy holds now: received, neither answered nor cancelled. */
+  async inFlight(method: string): Promise<number> {
+    return (await this.records(method)).filter((r) => r.completedAt === undefined && r.cancelledAt === undefined).length;
+  }
+
+  /** Polls until `predicate` holds for the records of `method`; rejects after `timeoutMs`. */
+  async waitFor(method: string, what: string, predicate: (records: CallRecord[]) => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (predicate(await this.records(method))) return;
+      if (Date.now() > deadline) throw new Error(`the fault proxy did not see ${what} within ${timeoutMs} ms: ${JSON.stringify(await this.records(method))}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   async reset(): Promise<void> {

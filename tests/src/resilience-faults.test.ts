@@ -69,7 +69,7 @@ describe('resilience: a faulty model downstream', function () {
     for (const [i, call] of seen.entries()) {
       assert.ok(call.cancelledAt !== undefined, `the downstream saw call ${i} cancelled`);
       const sentDeadline = outcomes[i]!.startMs + deadlineMs;
-      assert.ok(Math.abs(call.deadline - sentDeadline) <= 100, `the downstream got the caller's deadline (${call.deadline - sentDeadline} ms off)`);
+      assert.ok(Math.abs(call.deadline - sentDeadline) <= 250, `the downstream got the caller's deadline (${call.deadline - sentDeadline} ms off)`);
       assert.ok(call.cancelledAt - sentDeadline <= 250, `cancelled ${call.cancelledAt - sentDeadline} ms after the deadline`);
     }
     await proxy.setMode({ kind: 'pass' });

@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import type { pipeline } from '@inference-mesh/protos';
 import { openCallContext, toStatus, unaryHandler, type Logger } from '@inference-mesh/service-kit';
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { CallBudget, ClassifyPipeline } from './pipeline';
 
 export interface ClassifyServiceOptions {
@@ -42,6 +43,9 @@ export function createPipelineHandlers(
 
     ClassifyStream: (call: ClassifyStreamCall) => {
       const { context, dispose } = openCallContext(call as ServerDuplexStream<unknown, unknown>);
+      // Every request in flight on the stream listens to its signal (up to streamMaxInFlight of them, each through
+      // a few layers): that is by design, not the leak Node warns of past 10 listeners.
+      setMaxListeners(0, context.signal);
       let inFlight = 0;
       let ended = false;
       const finishIfDone = () => {

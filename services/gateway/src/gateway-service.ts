@@ -40,7 +40,7 @@ export async function startGatewayService(config: GatewayConfig, logger: Logger)
     const fallbackPipeline = new ClassifyPipeline(
       { ...downstreams, modelMetadata: fallbackModel.modelMetadata, modelInfer: fallbackModel.modelInfer },
       { ...policies, model: policyOf(FALLBACK_HOP) },
-      { defaultModel: config.defaultModel, maxBatchTexts: config.maxBatchTexts },
+      { defaultModel: config.defaultModel, maxBatchTexts: config.maxBatchTexts, coalescing: config.coalescing },
     );
     fallback = new ModelFallback(config.fallback, config.defaultModel, (input, budget) => fallbackPipeline.classify(input, budget), logger);
   }

@@ -44,6 +44,7 @@ export const DEFAULTS = {
   quickWarmupS: 0.3,
   quickDurationS: 1,
   concurrency: [1, 8, 64],
+  meshConcurrency: [1, 8, 64, 256],
   batchConcurrency: [1, 4, 8],
   requestRows: 32,
   ortBatchSizes: [1, 8, 16, 32, 64, 128],
@@ -56,12 +57,14 @@ export const USAGE = `usage: npm run bench -- <suite> [options]
 suites:
   model    the model service (KServe v2 ModelInfer) with its dynamic batcher on and off, against
            ONNX Runtime in-process; writes <out>/model.{json,md,svg}
-  mesh     the whole mesh through the gateway (not written yet: issue 5)
+  mesh     the whole pipeline, one text per request: ONNX Runtime in-process, the same parts in one process,
+           the mesh over unary calls and over one stream, and the mesh with batching off;
+           writes <out>/mesh.{json,md,svg}
 
 options:
   --warmup-s S              warm-up per case, not measured (default ${DEFAULTS.warmupS}; --quick: ${DEFAULTS.quickWarmupS})
   --duration-s S            measured time per case (default ${DEFAULTS.durationS}; --quick: ${DEFAULTS.quickDurationS})
-  --concurrency A,B,..      single-row callers per case (default ${DEFAULTS.concurrency.join(',')})
+  --concurrency A,B,..      single-row callers per case (default ${DEFAULTS.concurrency.join(',')}; mesh: ${DEFAULTS.meshConcurrency.join(',')})
   --batch-concurrency A,..  callers of ${DEFAULTS.requestRows}-row requests per case (default ${DEFAULTS.batchConcurrency.join(',')})
   --request-rows N          rows per multi-row request (default ${DEFAULTS.requestRows})
   --ort-batch-sizes A,..    batch sizes of the in-process ONNX Runtime baseline (default ${DEFAULTS.ortBatchSizes.join(',')})
@@ -94,6 +97,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   let texts: number | undefined;
   let syntheticBert = false;
   let batchConcurrencySet = false;
+  let concurrencySet = false;
   let ortBatchSizesSet = false;
 
   for (let i = 0; i < argv.length; i++) {
@@ -120,6 +124,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
         break;
       case '--concurrency':
         concurrency = positiveIntegers(flag, value());
+        concurrencySet = true;
         break;
       case '--batch-concurrency':
         batchConcurrency = positiveIntegers(flag, value());
@@ -167,7 +172,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     suite,
     warmupS: warmupS ?? (quick ? DEFAULTS.quickWarmupS : heavy ? SYNTHETIC_BERT.warmupS : DEFAULTS.warmupS),
     durationS: durationS ?? (quick ? DEFAULTS.quickDurationS : heavy ? SYNTHETIC_BERT.durationS : DEFAULTS.durationS),
-    concurrency,
+    concurrency: suite === 'mesh' && !concurrencySet ? DEFAULTS.meshConcurrency : concurrency,
     batchConcurrency: syntheticBert && !batchConcurrencySet ? SYNTHETIC_BERT.batchConcurrency : batchConcurrency,
     requestRows,
     ortBatchSizes: syntheticBert && !ortBatchSizesSet ? SYNTHETIC_BERT.ortBatchSizes : ortBatchSizes,

@@ -17,6 +17,8 @@ export interface ClosedLoopOptions {
   readonly issue: IssueRequest;
   /** A process (the service under test) whose CPU time and peak RSS are measured too. */
   readonly servicePid?: number | undefined;
+  /** Several processes (a mesh) whose CPU time is measured together, as serviceCpu; their RSS is the caller's. */
+  readonly servicePids?: readonly number[];
   /** Distinct error messages kept as samples. */
   readonly maxErrorSamples?: number;
 }
@@ -63,6 +65,7 @@ interface Snapshot {
  */
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMeasurement> {
   const { concurrency, warmupMs, durationMs, issue, servicePid } = options;
+  const measuredPids = options.servicePids ?? (servicePid === undefined ? [] : [servicePid]);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be >= 1, got ${concurrency}`);
   const maxErrorSamples = options.maxErrorSamples ?? 5;
   const latencies = new LatencyRecorder();
@@ -76,7 +79,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMea
   const snapshot = (): Snapshot => ({
     at: process.hrtime.bigint(),
     benchCpu: ownCpuSeconds(),
-    serviceCpu: servicePid === undefined ? undefined : processCpuSeconds(servicePid),
+    serviceCpu: measuredPids.length === 0 ? undefined : sumDefined(measuredPids.map(processCpuSeconds)),
   });
   const begin = process.hrtime.bigint();
   const windowStartsAt = begin + BigInt(Math.round(warmupMs * 1e6));
@@ -158,6 +161,15 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMea
     serviceCpu: usage(first.serviceCpu, last.serviceCpu),
     servicePeakRssBytes: servicePid === undefined ? undefined : processPeakRssBytes(servicePid),
   };
+}
+
+function sumDefined(values: readonly (number | undefined)[]): number | undefined {
+  let sum = 0;
+  for (const value of values) {
+    if (value === undefined) return undefined;
+    sum += value;
+  }
+  return sum;
 }
 
 function messageOf(error: unknown): string {

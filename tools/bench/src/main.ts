@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * `npm run bench -- <suite> [options]`: closed-loop benchmarks of the mesh's services. Suites: `model` (the model
- * service, dynamic batching on and off, against ONNX Runtime in-process); `mesh` (issue 5) comes later.
+ * service, dynamic batching on and off, against ONNX Runtime in-process); `mesh` (the whole pipeline through the
+ * gateway against the same parts in one process).
  */
 import { REPO_ROOT } from '@inference-mesh/launcher';
 import { join, resolve } from 'node:path';
 import { parseArgs, USAGE, UsageError, type BenchOptions } from './args';
+import { runMeshSuite } from './mesh-suite';
 import { runModelSuite } from './model-suite';
 import { killRunningServices } from './service-process';
 
@@ -33,9 +35,10 @@ async function main(argv: readonly string[]): Promise<number> {
       // The bench reports targets, it does not gate on them; it fails only when something went wrong.
       return result.errors > 0 || result.problems.length > 0 ? 1 : 0;
     }
-    case 'mesh':
-      console.error('imesh-bench: the mesh suite is not written yet (issue 5)');
-      return 2;
+    case 'mesh': {
+      const result = await runMeshSuite(options, context);
+      return result.errors > 0 || result.problems.length > 0 ? 1 : 0;
+    }
   }
 }
 

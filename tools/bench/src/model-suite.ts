@@ -4,8 +4,8 @@ import { join, relative, resolve } from 'node:path';
 import { encoderFor, fullBatches, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { runClosedLoop, type CaseMeasurement } from './load-generator';
 import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
-import { createServiceLikeSession, feedsOf, referenceLogits, runLogits, serviceSessionOptions } from './raw-ort';
-import { consoleTable, count, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
+import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
+import { consoleTable, count, jsonNumbers, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { startBenchService, type BenchService } from './service-process';
 import { ratio } from './stats';
 import { categoryChartSvg } from './svg-chart';
@@ -29,14 +29,8 @@ export const TARGETS = {
 } as const;
 
 export type Batching = 'on' | 'off';
+export type { RawOrtCase };
 
-export interface RawOrtCase {
-  readonly batchSize: number;
-  /** Batches that were cycled through. */
-  readonly batches: number;
-  readonly meanSequenceLength: number;
-  readonly measurement: CaseMeasurement;
-}
 
 export interface ServiceCase {
   readonly batching: Batching;
@@ -196,21 +190,10 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
 
     // 2. ONNX Runtime in-process, sequential, per batch size.
     for (const size of options.ortBatchSizes) {
-      const batches = ortBatches.get(size)!;
-      const prepared = batches.map(feedsOf);
       const label = `[${++step}/${total}] ONNX Runtime in-process, batch ${size}`;
-      const measurement = await runClosedLoop({
-        concurrency: 1,
-        warmupMs,
-        durationMs,
-        issue: async (_, sequence) => {
-          const feeds = prepared[sequence % prepared.length]!;
-          await runLogits(session, feeds);
-          return feeds.rows;
-        },
-      });
-      rawOrt.push({ batchSize: size, batches: batches.length, meanSequenceLength: meanSequenceLength(batches), measurement });
-      log(`${label} ... ${describe(measurement)}`);
+      const rawCase = await measureRawOrt(session, size, ortBatches.get(size)!, warmupMs, durationMs);
+      rawOrt.push(rawCase);
+      log(`${label} ... ${describe(rawCase.measurement)}`);
     }
   } finally {
     // Its thread pool must not compete with the service for the cores.
@@ -399,10 +382,6 @@ function describe(m: CaseMeasurement): string {
 }
 
 /** The best raw ONNX Runtime case by rows/s. */
-function bestRawOrt(rawOrt: readonly RawOrtCase[]): RawOrtCase | undefined {
-  return rawOrt.reduce<RawOrtCase | undefined>((best, c) => (!best || c.measurement.rowsPerSecond > best.measurement.rowsPerSecond ? c : best), undefined);
-}
-
 function findCase(cases: readonly ServiceCase[], batching: Batching, rows: number, concurrency: number): ServiceCase | undefined {
   return cases.find((c) => c.batching === batching && c.requestRows === rows && c.measurement.concurrency === concurrency);
 }
@@ -670,9 +649,3 @@ function chart(result: ModelBenchResult): string {
   });
 }
 
-/** JSON.stringify replacer: NaN and infinities become null (JSON has no such numbers); 4 significant decimals. */
-function jsonNumbers(_key: string, value: unknown): unknown {
-  if (typeof value !== 'number') return value;
-  if (!Number.isFinite(value)) return null;
-  return Number.isInteger(value) ? value : Number(value.toFixed(4));
-}

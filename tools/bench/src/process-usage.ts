@@ -57,3 +57,15 @@ export function ownCpuSeconds(): number {
 export function ownPeakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
+
+/** A process's resident set now (VmRSS) in bytes, from /proc/<pid>/status; undefined where unreadable. */
+export function processRssBytes(pid: number): number | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  return match ? Number(match[1]) * 1024 : undefined;
+}

@@ -1,6 +1,7 @@
 import { modelFiles } from '@inference-mesh/model-repository';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { TokenizedBatch } from './inputs';
+import { meanSequenceLength, type TokenizedBatch } from './inputs';
+import { runClosedLoop, type CaseMeasurement } from './load-generator';
 
 /**
  * The session options the model service uses by default on the CPU (services/model: sessionOptionsFor in
@@ -78,4 +79,41 @@ export async function referenceLogits(
     all.set(result.logits.subarray(0, batch.rows * labels), batch.first * labels);
   }
   return { logits: all ?? new Float32Array(0), labels };
+}
+
+export interface RawOrtCase {
+  readonly batchSize: number;
+  /** Batches that were cycled through. */
+  readonly batches: number;
+  readonly meanSequenceLength: number;
+  readonly measurement: CaseMeasurement;
+}
+
+/** One caller running the batches of one size back to back: ONNX Runtime with nothing in front of it. */
+export async function measureRawOrt(
+  session: InferenceSession,
+  batchSize: number,
+  batches: readonly TokenizedBatch[],
+  warmupMs: number,
+  durationMs: number,
+): Promise<RawOrtCase> {
+  const prepared = batches.map(feedsOf);
+  const measurement = await runClosedLoop({
+    concurrency: 1,
+    warmupMs,
+    durationMs,
+    issue: async (_, sequence) => {
+      const feeds = prepared[sequence % prepared.length]!;
+      await runLogits(session, feeds);
+      return feeds.rows;
+    },
+  });
+  return { batchSize, batches: batches.length, meanSequenceLength: meanSequenceLength(batches), measurement };
+}
+
+/** The fastest case, in rows per second. */
+export function bestRawOrt(cases: readonly RawOrtCase[]): RawOrtCase | undefined {
+  let best: RawOrtCase | undefined;
+  for (const c of cases) if (!best || c.measurement.rowsPerSecond > best.measurement.rowsPerSecond) best = c;
+  return best;
 }

@@ -87,3 +87,10 @@ function packageVersion(name: string): string {
     return 'unknown';
   }
 }
+
+/** JSON.stringify replacer: NaN and infinities become null (JSON has no such numbers); 4 significant decimals. */
+export function jsonNumbers(_key: string, value: unknown): unknown {
+  if (typeof value !== 'number') return value;
+  if (!Number.isFinite(value)) return null;
+  return Number.isInteger(value) ? value : Number(value.toFixed(4));
+}

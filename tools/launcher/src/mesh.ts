@@ -91,7 +91,9 @@ export async function launchService(
   const quiet = env.IMESH_LOG_LEVEL === 'warn' || env.IMESH_LOG_LEVEL === 'error';
   const logLevel = quiet ? 'info' : env.IMESH_LOG_LEVEL;
   const passOn = onLog && ((line: string) => (!quiet || !/^\{"time":"[^"]*","level":"(debug|info)"/.test(line)) && onLog(service, line));
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', service, 'dist', 'main.js')], {
+  // Node flags for the service processes, e.g. IMESH_NODE_ARGS=--cpu-prof to profile them (NODE_OPTIONS refuses it).
+  const nodeArgs = (env.IMESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'services', service, 'dist', 'main.js')], {
     env: {
       ...process.env,
       ...env,

@@ -1,0 +1,84 @@
+import { REPO_ROOT } from '@inference-mesh/launcher';
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const BENCH = join(REPO_ROOT, 'tools', 'bench', 'dist', 'main.js');
+
+interface Measured {
+  readonly requests: number;
+  readonly errors: number;
+  readonly warmupErrors: number;
+  readonly latency: { readonly p50Ms: number; readonly p99Ms: number };
+}
+
+/** Runs a short bench as `npm run bench` would and returns its JSON report; the bench exits 1 on any error. */
+async function shortBench(args: readonly string[], report: string): Promise<{ json: Record<string, unknown>; dir: string; stdout: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'imesh-bench-test-'));
+  const { stdout } = await run(process.execPath, [BENCH, ...args, '--quick', '--warmup-s', '0.2', '--duration-s', '0.5', '--out', dir], {
+    cwd: REPO_ROOT,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  for (const ext of ['json', 'md', 'svg']) assert.ok(existsSync(join(dir, `${report}.${ext}`)), `${report}.${ext} was written; the bench said:\n${stdout.slice(-3000)}`);
+  return { json: JSON.parse(readFileSync(join(dir, `${report}.json`), 'utf8')) as Record<string, unknown>, dir, stdout };
+}
+
+function assertCompleted(label: string, measurement: Measured): void {
+  assert.ok(measurement.requests > 0, `${label}: answered requests`);
+  assert.equal(measurement.errors + measurement.warmupErrors, 0, `${label}: no errors`);
+  assert.ok(measurement.latency.p50Ms > 0 && measurement.latency.p99Ms >= measurement.latency.p50Ms, `${label}: latency percentiles`);
+}
+
+describe('npm run bench (short runs: structure and zero errors, no speed assertions)', function () {
+  this.timeout(600_000);
+  const dirs: string[] = [];
+  after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('mesh: every case of the suite completes with zero errors and the report holds each of them', async () => {
+    const { json, dir, stdout } = await shortBench(['mesh', '--concurrency', '1,8', '--ort-batch-sizes', '1,8', '--texts', '256'], 'mesh');
+    dirs.push(dir);
+    assert.equal(json['suite'], 'mesh');
+    assert.deepEqual(json['problems'], []);
+    assert.equal(json['errors'], 0);
+    const rawOrt = json['rawOrt'] as { batchSize: number; measurement: Measured }[];
+    assert.deepEqual(rawOrt.map((c) => c.batchSize), [1, 8]);
+    rawOrt.forEach((c) => assertCompleted(`ONNX Runtime batch ${c.batchSize}`, c.measurement));
+    const cases = json['cases'] as { kind: string; measurement: Measured & { concurrency: number }; cpuMsPerThousandRequests: number }[];
+    const kinds = ['in-process pipeline', 'mesh unary', 'mesh streaming', 'mesh unary, batching off'];
+    assert.deepEqual(
+      cases.map((c) => `${c.kind} x${c.measurement.concurrency}`).sort(),
+      kinds.flatMap((kind) => [`${kind} x1`, `${kind} x8`]).sort(),
+    );
+    for (const c of cases) {
+      assertCompleted(`${c.kind} x${c.measurement.concurrency}`, c.measurement);
+      assert.ok(c.cpuMsPerThousandRequests > 0, 'CPU per 1k requests measured');
+    }
+    const meshes = json['meshes'] as { batching: string; idleRssBytes: Record<string, number>; peakRssBytes: Record<string, number> }[];
+    assert.deepEqual(meshes.map((m) => m.batching), ['on', 'off']);
+    for (const m of meshes) {
+      for (const service of ['tokenizer', 'model', 'postprocess', 'gateway']) {
+        assert.ok(m.idleRssBytes[service]! > 0 && m.peakRssBytes[service]! >= m.idleRssBytes[service]!, `${service} RSS measured`);
+      }
+    }
+    const summary = json['summary'] as { id: string; verdict: string }[];
+    assert.deepEqual(summary.map((l) => l.id), ['a', 'b', 'c', 'd-tokenizer', 'd-model', 'd-postprocess', 'd-gateway']);
+    assert.ok(summary.every((l) => l.verdict === 'PASS' || l.verdict === 'MISS'), 'every target was evaluated');
+    assert.match(readFileSync(join(dir, 'mesh.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<\/svg>\s*$/);
+    assert.match(stdout, /\[\d+\/\d+\] mesh streaming, 8 callers \.\.\./, 'progress is shown while it runs');
+  });
+
+  it('model: batching on and off and ONNX Runtime in-process complete with zero errors', async () => {
+    const { json, dir } = await shortBench(['model', '--concurrency', '1,8', '--batch-concurrency', '2', '--ort-batch-sizes', '1,8', '--texts', '512'], 'model');
+    dirs.push(dir);
+    assert.equal(json['suite'], 'model');
+    assert.deepEqual(json['problems'], []);
+    const cases = json['serviceCases'] as { batching: string; requestRows: number; measurement: Measured & { concurrency: number } }[];
+    assert.equal(cases.length, 6);
+    cases.forEach((c) => assertCompleted(`batching ${c.batching} ${c.requestRows} rows x${c.measurement.concurrency}`, c.measurement));
+    assert.deepEqual((json['summary'] as { id: string }[]).map((l) => l.id), ['a', 'b', 'c']);
+  });
+});
