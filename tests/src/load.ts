@@ -1,11 +1,5 @@
 import { isPipelineError, type ClassifyResponse, type PipelineClient } from '@inference-mesh/client';
 
-export interface Failure {
-  readonly code: string;
-  readonly message: string;
-  readonly atMs: number;
-}
-
 /** One request's outcome, with when it was sent and answered (epoch ms). */
 export interface Outcome {
   readonly startMs: number;

@@ -25,7 +25,7 @@ export class ProcessGroup {
     return proxy;
   }
 
-  /** Log lines of `process` (by pid's service and order) matching `pattern`, from index `from` of the log on. */
+  /** How many log lines of `service` match `pattern`, from index `from` of `logs` on (e.g. the length before a fault). */
   count(service: MeshService, pattern: RegExp, from = 0): number {
     let count = 0;
     for (let i = from; i < this.logs.length; i++) if (this.logs[i]!.service === service && pattern.test(this.logs[i]!.line)) count++;

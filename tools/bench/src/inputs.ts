@@ -65,3 +65,20 @@ export function meanSequenceLength(batches: readonly TokenizedBatch[]): number {
   }
   return rows > 0 ? tokens / rows : 0;
 }
+
+/**
+ * Texts ordered by token count (stable), as a bulk client batches them: the tokenizer pads a batch to its longest
+ * row, so batching texts of similar length is what keeps padding, and wasted compute, low. `lengths` holds each
+ * text's own length (e.g. from single-row batches).
+ */
+export function byLength<T>(items: readonly T[], lengths: readonly number[]): { sorted: T[]; order: number[] } {
+  const order = items.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+  return { sorted: order.map((i) => items[i]!), order };
+}
+
+/** Rows of a row-major `[n, width]` array taken in `order`. */
+export function permuteRows(values: Float32Array, width: number, order: readonly number[]): Float32Array {
+  const out = new Float32Array(order.length * width);
+  order.forEach((from, to) => out.set(values.subarray(from * width, (from + 1) * width), to * width));
+  return out;
+}

@@ -1,7 +1,7 @@
 import { DEFAULT_MODEL_REPOSITORY, tokenizerFingerprint, modelFiles } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools/dist/sst2';
 import { join, relative, resolve } from 'node:path';
-import { encoderFor, fullBatches, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
+import { byLength, encoderFor, fullBatches, permuteRows, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { runClosedLoop, type CaseMeasurement } from './load-generator';
 import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
@@ -158,14 +158,17 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
   const texts = readSst2('dev').map((row) => row.text).filter((text) => text !== '').slice(0, options.texts ?? Infinity);
   const encoder = encoderFor(versionDir);
   const singleBatches = await tokenizeInBatches(encoder, texts, 1);
-  const multiBatches = fullBatches(await tokenizeInBatches(encoder, texts, requestRows), requestRows);
+  // Multi-row requests and the in-process batches group texts of similar length, as a bulk client would; single-row
+  // callers keep the dataset's order, so concurrent single rows vary in length as real traffic does.
+  const { sorted: sortedTexts, order: sortedOrder } = byLength(texts, singleBatches.map((b) => b.sequenceLength));
+  const multiBatches = fullBatches(await tokenizeInBatches(encoder, sortedTexts, requestRows), requestRows);
   if (multiBatches.length === 0) throw new Error(`${datasetPath} has fewer than ${requestRows} texts`);
   const target = { model: MODEL, version: VERSION, tokenizerFingerprint: tokenizerFingerprint(modelFiles(versionDir).tokenizer) };
   const singleRequests = prepareRequests(singleBatches, target, 'bench-1');
   const multiRequests = prepareRequests(multiBatches, target, `bench-${requestRows}`);
   const ortBatches = new Map<number, TokenizedBatch[]>();
   for (const size of options.ortBatchSizes) {
-    const batches = fullBatches(await tokenizeInBatches(encoder, texts, size), size);
+    const batches = fullBatches(await tokenizeInBatches(encoder, sortedTexts, size), size);
     if (batches.length === 0) throw new Error(`${datasetPath} has fewer than ${size} texts (--ort-batch-sizes)`);
     ortBatches.set(size, batches);
   }
@@ -173,6 +176,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
   const ortSessionOptions = serviceSessionOptions();
   const session = await createServiceLikeSession(versionDir, ortSessionOptions);
   let expected: ExpectedLogits;
+  let expectedSorted: ExpectedLogits;
   const rawOrt: RawOrtCase[] = [];
   const total = options.ortBatchSizes.length + 2 * (options.concurrency.length + options.batchConcurrency.length);
   let step = 0;
@@ -180,6 +184,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
     const referenceStarted = Date.now();
     const reference = await referenceLogits(session, await tokenizeInBatches(encoder, texts, 64), texts.length);
     expected = { ...reference, tolerance: LOGIT_TOLERANCE };
+    expectedSorted = { ...expected, logits: permuteRows(reference.logits, reference.labels, sortedOrder) };
     const referenceSeconds = (Date.now() - referenceStarted) / 1000;
     log(
       `inputs: ${texts.length} texts from ${relative(context.repoRoot, datasetPath)}: ${singleRequests.length} single-row requests ` +
@@ -206,8 +211,8 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
   for (const batching of ['on', 'off'] as const) {
     const env = { ...serviceEnv(batching), IMESH_MODEL_REPOSITORY: repository };
     const cases = [
-      ...options.concurrency.map((concurrency) => ({ concurrency, requests: singleRequests, rows: 1 })),
-      ...options.batchConcurrency.map((concurrency) => ({ concurrency, requests: multiRequests, rows: requestRows })),
+      ...options.concurrency.map((concurrency) => ({ concurrency, requests: singleRequests, rows: 1, answers: expected })),
+      ...options.batchConcurrency.map((concurrency) => ({ concurrency, requests: multiRequests, rows: requestRows, answers: expectedSorted })),
     ];
     let service: BenchService;
     const started = Date.now();
@@ -228,7 +233,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
       for (; printedLogs < service.logs.length && printedLogs < 20; printedLogs++) log(`    service log: ${service.logs[printedLogs]}`);
     };
     let peakRssBytes: number | undefined;
-    for (const { concurrency, requests, rows } of cases) {
+    for (const { concurrency, requests, rows, answers } of cases) {
       const label = `[${++step}/${total}] model service, ${caseName(batching, concurrency, rows)}`;
       const crash = service.exitedEarly();
       if (crash) {
@@ -237,7 +242,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
       }
       let measurement: CaseMeasurement;
       try {
-        measurement = await measureService(service, requests, concurrency, target, expected, warmupMs, durationMs);
+        measurement = await measureService(service, requests, concurrency, target, answers, warmupMs, durationMs);
       } catch (error) {
         const message = `${caseName(batching, concurrency, rows)}: ${(error as Error).message}`;
         problems.push(message);
@@ -553,7 +558,7 @@ function markdownReport(result: ModelBenchResult): string {
     `Model \`${settings.model}\` version ${settings.version} (\`${settings.versionDir}\`). Inputs: ${settings.texts} texts from ` +
       `\`${settings.dataset}\`, tokenised once: ${settings.singleRowRequests} single-row requests (each padded to its own length, ` +
       `mean ${settings.meanSequenceLengthSingleRow.toFixed(1)} tokens) and ${settings.multiRowRequests} ${settings.requestRows}-row requests ` +
-      `(consecutive texts padded to their longest, mean ${settings.meanSequenceLengthMultiRow.toFixed(1)} tokens), raw INT64 ` +
+      `(texts sorted by token count, then ${settings.requestRows} at a time, as a bulk client batches them, padded to their longest: mean ${settings.meanSequenceLengthMultiRow.toFixed(1)} tokens; the in-process batches are formed the same way), raw INT64 ` +
       `\`input_ids\` and \`attention_mask\` with the \`tokenizer_fingerprint\` parameter; callers cycle through them. ` +
       `Closed loop: each caller sends its next request when the previous one is answered; ${settings.warmupS} s warm-up, then ` +
       `${settings.durationS} s measured per case. Every answer is checked against in-process logits (tolerance ${settings.logitTolerance}); ` +
