@@ -92,7 +92,7 @@ export async function launchService(
   const logLevel = quiet ? 'info' : env.IMESH_LOG_LEVEL;
   const passOn = onLog && ((line: string) => (!quiet || !/^\{"time":"[^"]*","level":"(debug|info)"/.test(line)) && onLog(service, line));
   // Node flags for the service processes, e.g. IMESH_NODE_ARGS=--cpu-prof to profile them (NODE_OPTIONS refuses it).
-  const nodeArgs = (env.IMESH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = (env.IMESH_NODE_ARGS ?? process.env['IMESH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, join(REPO_ROOT, 'services', service, 'dist', 'main.js')], {
     env: {
       ...process.env,
