@@ -22,7 +22,7 @@ describe('ModelMetrics', () => {
     const provider = new MeterProvider({ readers: [reader] });
     const metrics = new ModelMetrics(provider.getMeter('test'));
     const v2 = versionAttributes('sentiment', '2');
-    let depth = 7;
+    let depth = { requests: 7, rows: 90 };
     metrics.trackVersion(v2, () => depth, 5_000_000);
     metrics.recordBatch(v2, { rows: 4, paddedCells: 10, totalCells: 40, queueTimesMs: [1, 2, 3], computeMs: 8 });
     metrics.recordRequest(v2, 'OK');
@@ -31,6 +31,7 @@ describe('ModelMetrics', () => {
 
     let points = await collect(reader);
     assert.deepEqual(points.get('imesh.model.queue.size')!.map((p) => [p.attributes, p.value]), [[v2, 7]]);
+    assert.deepEqual(points.get('imesh.model.queue.rows')!.map((p) => [p.attributes, p.value]), [[v2, 90]]);
     assert.equal(points.get('imesh.model.memory.usage')![0]!.value, 5_000_000);
     const padding = points.get('imesh.model.batch.padding')![0]!.value as Histogram;
     assert.deepEqual([padding.count, padding.sum], [1, 0.25]);
@@ -42,9 +43,10 @@ describe('ModelMetrics', () => {
     const requests = points.get('imesh.model.requests')!.map((p) => [p.attributes['rpc.grpc.status_code'], p.value]);
     assert.deepEqual(requests, [['OK', 2], ['RESOURCE_EXHAUSTED', 1]]);
 
-    depth = 0;
+    depth = { requests: 0, rows: 0 };
     points = await collect(reader);
     assert.equal(points.get('imesh.model.queue.size')![0]!.value, 0, 'the gauge reads the queue when collected');
+    assert.equal(points.get('imesh.model.queue.rows')![0]!.value, 0);
     await provider.shutdown();
   });
 });

@@ -10,6 +10,15 @@ export function versionAttributes(name: string, version: string): VersionAttribu
   return { 'model.name': name, 'model.version': version };
 }
 
+/**
+ * How much waits in a version's batchers. Rows are the autoscaling signal: a gateway merges many callers' texts into
+ * one request, so the request count stays near its few calls in flight however deep the backlog.
+ */
+export interface QueueLevel {
+  readonly requests: number;
+  readonly rows: number;
+}
+
 /** What a batch did, as the batcher measures it. */
 export interface BatchObservation {
   readonly rows: number;
@@ -28,7 +37,7 @@ const RATIO_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
  * the service's telemetry setup decides where they go. The queue size gauge is the autoscaling signal.
  */
 export class ModelMetrics {
-  private readonly queues = new Map<string, { attributes: VersionAttributes; depth: () => number }>();
+  private readonly queues = new Map<string, { attributes: VersionAttributes; depth: () => QueueLevel }>();
   private readonly memory = new Map<string, { attributes: VersionAttributes; bytes: number }>();
   private readonly queueDuration;
   private readonly computeDuration;
@@ -41,12 +50,21 @@ export class ModelMetrics {
   constructor(meter: Meter = metrics.getMeter('@inference-mesh/model-service')) {
     meter
       .createObservableGauge('imesh.model.queue.size', {
-        description: 'Requests waiting in the dynamic batcher, per model version (the autoscaling signal)',
+        description: 'Requests waiting in the dynamic batcher, per model version',
         unit: '{request}',
         valueType: ValueType.INT,
       })
       .addCallback((result) => {
-        for (const { attributes, depth } of this.queues.values()) result.observe(depth(), attributes);
+        for (const { attributes, depth } of this.queues.values()) result.observe(depth().requests, attributes);
+      });
+    meter
+      .createObservableGauge('imesh.model.queue.rows', {
+        description: 'Rows (texts) waiting in the dynamic batcher, per model version: the autoscaling signal',
+        unit: '{row}',
+        valueType: ValueType.INT,
+      })
+      .addCallback((result) => {
+        for (const { attributes, depth } of this.queues.values()) result.observe(depth().rows, attributes);
       });
     meter
       .createObservableGauge('imesh.model.memory.usage', {
@@ -95,8 +113,8 @@ export class ModelMetrics {
     });
   }
 
-  /** Starts reporting a version's queue size (read when metrics are collected) and memory. */
-  trackVersion(attributes: VersionAttributes, queueDepth: () => number, memoryBytes: number | undefined): void {
+  /** Starts reporting a version's queue (read when metrics are collected) and memory. */
+  trackVersion(attributes: VersionAttributes, queueDepth: () => QueueLevel, memoryBytes: number | undefined): void {
     const key = `${attributes['model.name']}/${attributes['model.version']}`;
     this.queues.set(key, { attributes, depth: queueDepth });
     if (memoryBytes !== undefined) this.memory.set(key, { attributes, bytes: memoryBytes });

@@ -60,18 +60,25 @@ export class VersionExecutor {
     this.sequenceOutputs = new Set(
       version.outputs.filter((o) => o.shape.length >= 2 && o.shape[0] === -1 && o.shape[1] === -1).map((o) => o.name),
     );
-    metrics.trackVersion(attributes, () => this.queueDepth, version.memoryBytes);
+    metrics.trackVersion(attributes, () => ({ requests: this.queueDepth, rows: this.queuedRows }), version.memoryBytes);
   }
 
   get maxBatchSize(): number {
     return this.version.batching.maxBatchSize;
   }
 
-  /** Requests waiting across this version's batchers: the autoscaling signal. */
+  /** Requests waiting across this version's batchers. */
   get queueDepth(): number {
     let depth = 0;
     for (const batcher of this.batchers.values()) depth += batcher.queueDepth;
     return depth;
+  }
+
+  /** Rows waiting across this version's batchers: the autoscaling signal. */
+  get queuedRows(): number {
+    let rows = 0;
+    for (const batcher of this.batchers.values()) rows += batcher.queuedRows;
+    return rows;
   }
 
   async infer(call: InferCall): Promise<InferResult> {

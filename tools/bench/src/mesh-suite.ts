@@ -1,9 +1,9 @@
 import { PipelineClient, type ClassifyResponse } from '@inference-mesh/client';
 import { startMesh, MESH_SERVICES, type MeshService, type RunningMesh } from '@inference-mesh/launcher';
-import { DEFAULT_MODEL_REPOSITORY, modelFiles, readModelConfig } from '@inference-mesh/model-repository';
+import { modelFiles, readModelConfig } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools/dist/sst2';
 import { statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import type { BenchOptions } from './args';
 import { InProcessPipeline } from './in-process-pipeline';
 import { byLength, encoderFor, fullBatches, tokenizeInBatches, type TokenizedBatch } from './inputs';
@@ -13,7 +13,7 @@ import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, s
 import { consoleTable, count, jsonNumbers, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { ratio } from './stats';
 import { categoryChartSvg } from './svg-chart';
-import { ensureSyntheticModel } from './synthetic-model';
+import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
 
 export const MESH_TARGETS = {
   /** Mesh streaming at 64 callers vs the in-process pipeline's best. */
@@ -85,34 +85,22 @@ export interface MeshBenchResult {
   readonly problems: readonly string[];
 }
 
-export interface MeshSuiteContext {
-  readonly outDir: string;
-  readonly command: string;
-  readonly repoRoot: string;
-  readonly log: (line: string) => void;
-}
 
 /**
  * The whole pipeline, one text per request, against the best in-process alternative: raw ONNX Runtime, the same
  * parts in one process, the mesh over unary calls and over one stream, and the mesh with batching off. Every
  * answer is checked against in-process ONNX Runtime.
  */
-export async function runMeshSuite(options: BenchOptions, context: MeshSuiteContext): Promise<MeshBenchResult> {
+export async function runMeshSuite(options: BenchOptions, context: SuiteContext): Promise<MeshBenchResult> {
   const { log } = context;
   const date = new Date().toISOString();
   const machine = machineInfo();
   const { name: model, version } = options.model;
-  const repository = options.model.repository !== undefined
-    ? resolve(context.repoRoot, options.model.repository)
-    : resolve(process.env['IMESH_MODEL_REPOSITORY'] ?? DEFAULT_MODEL_REPOSITORY);
-  const versionDir = join(repository, model, version);
-  if (options.syntheticBert) await ensureSyntheticModel(context.repoRoot, versionDir, log);
+  const { repository, versionDir } = await benchModelDirs(options, context);
   const warmupMs = options.warmupS * 1000;
   const durationMs = options.durationS * 1000;
   const problems: string[] = [];
-  const inheritedEnv = Object.fromEntries(
-    Object.entries(process.env).filter((entry): entry is [string, string] => entry[0].startsWith('IMESH_') && entry[1] !== undefined),
-  );
+  const inheritedEnv = imeshEnvironment();
   log(`mesh suite: ${model}/${version} from ${versionDir}`);
   log(`machine: ${machine.cpuCount} x ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
   log(`${options.quick ? 'QUICK (smoke test, numbers not worth keeping): ' : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);

@@ -1,6 +1,6 @@
-import { DEFAULT_MODEL_REPOSITORY, tokenizerFingerprint, modelFiles } from '@inference-mesh/model-repository';
+import { tokenizerFingerprint, modelFiles } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools/dist/sst2';
-import { join, relative, resolve } from 'node:path';
+import { join, relative } from 'node:path';
 import { byLength, encoderFor, fullBatches, permuteRows, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { runClosedLoop, type CaseMeasurement } from './load-generator';
 import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
@@ -10,7 +10,8 @@ import { startBenchService, type BenchService } from './service-process';
 import { ratio } from './stats';
 import { categoryChartSvg } from './svg-chart';
 import { DEFAULT_BENCH_MODEL, type BenchOptions } from './args';
-import { ensureSyntheticModel } from './synthetic-model';
+import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
+export type { SuiteContext };
 
 /** model.* for the default model, model-<name>.* for another, so runs of both can sit side by side. */
 function reportName(settings: { readonly model: { readonly name: string } | string }): string {
@@ -103,12 +104,6 @@ export interface ModelBenchResult {
   readonly problems: readonly string[];
 }
 
-export interface SuiteContext {
-  readonly outDir: string;
-  readonly command: string;
-  readonly repoRoot: string;
-  readonly log: (line: string) => void;
-}
 
 /**
  * The service's environment per mode (IMESH_MODEL_REPOSITORY is added so service and bench read one repository).
@@ -132,11 +127,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
   const date = new Date().toISOString();
   const machine = machineInfo();
   const { name: MODEL, version: VERSION } = options.model;
-  const repository = options.model.repository !== undefined
-    ? resolve(context.repoRoot, options.model.repository)
-    : resolve(process.env['IMESH_MODEL_REPOSITORY'] ?? DEFAULT_MODEL_REPOSITORY);
-  const versionDir = join(repository, MODEL, VERSION);
-  if (options.syntheticBert) await ensureSyntheticModel(context.repoRoot, versionDir, log);
+  const { repository, versionDir } = await benchModelDirs(options, context);
   const problems: string[] = [];
   const warmupMs = options.warmupS * 1000;
   const durationMs = options.durationS * 1000;
@@ -144,9 +135,7 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
 
   log(`model suite: ${MODEL}/${VERSION} from ${versionDir}`);
   log(`machine: ${machine.cpuCount} x ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
-  const inheritedEnv = Object.fromEntries(
-    Object.entries(process.env).filter((entry): entry is [string, string] => entry[0].startsWith('IMESH_') && entry[1] !== undefined),
-  );
+  const inheritedEnv = imeshEnvironment();
   if (Object.keys(inheritedEnv).length > 0) {
     log(`note: the services inherit from this environment ${Object.entries(inheritedEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   }

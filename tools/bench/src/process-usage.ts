@@ -37,13 +37,22 @@ export function processCpuSeconds(pid: number): number | undefined {
 
 /** A process's peak resident set (VmHWM) in bytes, from /proc/<pid>/status; undefined where unreadable. */
 export function processPeakRssBytes(pid: number): number | undefined {
+  return statusKilobytes(pid, 'VmHWM');
+}
+
+/** A process's resident set now (VmRSS) in bytes, from /proc/<pid>/status; undefined where unreadable. */
+export function processRssBytes(pid: number): number | undefined {
+  return statusKilobytes(pid, 'VmRSS');
+}
+
+function statusKilobytes(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
   let status: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return undefined;
   }
-  const match = /^VmHWM:\s+(\d+)\s+kB$/m.exec(status);
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
   return match ? Number(match[1]) * 1024 : undefined;
 }
 
@@ -58,14 +67,3 @@ export function ownPeakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-/** A process's resident set now (VmRSS) in bytes, from /proc/<pid>/status; undefined where unreadable. */
-export function processRssBytes(pid: number): number | undefined {
-  let status: string;
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-  return match ? Number(match[1]) * 1024 : undefined;
-}
