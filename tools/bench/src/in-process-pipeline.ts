@@ -53,7 +53,11 @@ export class InProcessPipeline {
       const logits = result.outputs[outputName]!.data as Float32Array;
       return rankLogits(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength), encoded.rows, labels, topK);
     };
+    // The batcher's timers and the ONNX Runtime worker do not hold the event loop open (a service's gRPC server
+    // does); without this, a request waiting on them while nothing else is pending would end the process.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     return new InProcessPipeline(classifyOne, async () => {
+      clearInterval(keepAlive);
       await executor.close();
       await registry.release();
       await loader.close();
