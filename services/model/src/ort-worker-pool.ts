@@ -45,6 +45,9 @@ type RequestBody = DistributiveOmit<WorkerRequest, 'id'>;
  * and should report NOT_SERVING until it is restarted. A crash inside native code takes the whole process down
  * regardless: a thread is no process boundary.
  */
+/** How long close() lets the runs the worker already has finish before it terminates the thread regardless. */
+const CLOSE_WAIT_MS = 30_000;
+
 export class OrtWorkerPool implements OrtLoaderHandle {
   readonly mode = 'worker';
   private readonly pending = new Map<number, Pending>();
@@ -53,6 +56,9 @@ export class OrtWorkerPool implements OrtLoaderHandle {
   /** Set once the worker can no longer serve: why requests fail. */
   private failure: Error | undefined;
   private closing: Promise<void> | undefined;
+  /** Requests posted to the worker and not answered yet, including those already rejected here by close(). */
+  private posted = 0;
+  private onWorkerIdle: (() => void) | undefined;
   private runs = 0;
   private computeMs = 0;
 
@@ -66,7 +72,10 @@ export class OrtWorkerPool implements OrtLoaderHandle {
       this.fail(`a reply from the ONNX Runtime worker thread could not be read: ${error.message}`, error);
       void worker.terminate();
     });
-    worker.on('exit', (code) => this.fail(`the ONNX Runtime worker thread exited with code ${code}`));
+    worker.on('exit', (code) => {
+      this.onWorkerIdle?.();
+      this.fail(`the ONNX Runtime worker thread exited with code ${code}`);
+    });
     // An idle worker does not keep the process alive; one with requests in flight does.
     worker.unref();
   }
@@ -137,10 +146,29 @@ export class OrtWorkerPool implements OrtLoaderHandle {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.exitListeners.clear();
+      // A worker that failed is gone or going: nothing of it to wait for.
+      const workerFailed = this.failure !== undefined;
       this.settleAll(unavailable('the model service is shutting down: its ONNX Runtime worker was closed'));
+      // Terminating the thread while ONNX Runtime still computes a run it was handed tears the addon's environment
+      // down under a running native call, which aborts the whole process: let the runs already posted end first.
+      if (!workerFailed) await this.untilWorkerIdle(CLOSE_WAIT_MS);
       await this.worker.terminate();
     })();
     return this.closing;
+  }
+
+  private untilWorkerIdle(timeoutMs: number): Promise<void> {
+    if (this.posted === 0) return Promise.resolve();
+    this.worker.ref();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onWorkerIdle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.onWorkerIdle = done;
+    });
   }
 
   /** @internal Runs feeds through a session in the worker; the feeds' whole buffers are transferred. */
@@ -176,12 +204,14 @@ export class OrtWorkerPool implements OrtLoaderHandle {
         reject(error instanceof Error ? error : new Error(String(error)));
         return;
       }
+      this.posted++;
       this.worker.ref();
     });
   }
 
   private onReply(reply: WorkerReply): void {
     if (reply.kind === 'ready') return;
+    if (--this.posted === 0) this.onWorkerIdle?.();
     const pending = this.pending.get(reply.id);
     if (!pending) return; // already rejected: the pool was closed
     this.pending.delete(reply.id);
