@@ -158,4 +158,16 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
     assert.equal(lines.length, 5, stdout);
     for (const line of lines) assert.match(line, /SERVING$/);
   });
+
+  it('imesh bench loads the running mesh, unary and streamed, and exits 0 with no errors', async () => {
+    for (const mode of [[], ['--stream']]) {
+      const { stdout } = await run(process.execPath, [
+        join(REPO_ROOT, 'libs', 'client', 'bin', 'imesh.js'),
+        'bench', '--target', fixture.mesh.gateway, '--concurrency', '1,4', '--warmup-s', '0.1', '--duration-s', '0.5', ...mode,
+      ]);
+      const levels = stdout.trim().split('\n').slice(1);
+      assert.equal(levels.length, 2, stdout);
+      for (const line of levels) assert.match(line, /callers: +[1-9]\d* texts\/s, p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms, 0 errors$/);
+    }
+  });
 });

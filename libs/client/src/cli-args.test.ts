@@ -78,9 +78,39 @@ describe('parseCommand', () => {
       [['frobnicate'], /unknown command "frobnicate"/],
       [['health', '--cert', 'c.pem'], /--cert and --key must be given together/],
       [['health', '--target', ''], /--target must not be empty/],
+      [['classify', 'x', '--stream'], /--stream is an option of "bench" only/],
+      [['bench', '--concurrency', '0'], /--concurrency must be an integer >= 1/],
+      [['bench', '--duration-s', 'soon'], /--duration-s must be a number of seconds/],
+      [['bench', '--top-k', '2'], /--top-k is not an option of "bench"/],
+      [['bench', 'extra'], /"bench" takes no arguments/],
     ];
     for (const [argv, pattern] of cases) {
       assert.throws(() => parseCommand(argv), usageError(pattern), `imesh ${argv.join(' ')}`);
     }
+  });
+
+  it('parses bench with its defaults and every bench option', () => {
+    assert.deepEqual(parseCommand(['bench'], {}), {
+      kind: 'bench',
+      connection: { target: '127.0.0.1:50051' },
+      concurrency: [1, 8, 64],
+      warmupMs: 1000,
+      durationMs: 5000,
+      stream: false,
+    });
+    assert.deepEqual(
+      parseCommand(['bench', '--concurrency', '2, 16', '--duration-s', '0.5', '--warmup-s', '0', '--stream', '-f', 'texts.txt', '--model', 'm', '--version', '3'], {}),
+      {
+        kind: 'bench',
+        connection: { target: '127.0.0.1:50051' },
+        concurrency: [2, 16],
+        warmupMs: 0,
+        durationMs: 500,
+        stream: true,
+        file: 'texts.txt',
+        model: 'm',
+        version: '3',
+      },
+    );
   });
 });

@@ -8,6 +8,8 @@ Commands:
   classify --file FILE     classify FILE, one text per line, streamed ("-" reads stdin)
   health                   health of the gateway and the services behind it;
                            exit status 0 only if all are SERVING
+  bench                    load the gateway: closed-loop callers, one text per request;
+                           prints texts/s and p50/p95/p99 per concurrency level
   canary set|status        move traffic between model versions, judge the canary
                            (imesh canary --help)
 
@@ -19,6 +21,13 @@ Classify options:
   --deadline-ms N          deadline in milliseconds (TEXT...: default 30000;
                            --file: none by default, and it bounds the whole run)
   --batch-size N           texts per request with --file (default 32)
+
+Bench options:
+  --concurrency A,B,..     concurrent callers per level (default 1,8,64)
+  --duration-s S           measured seconds per level (default 5), after --warmup-s S (default 1)
+  --stream                 send over one ClassifyStream instead of unary calls
+  -f, --file FILE          texts to cycle through, one per line (default: a few built-in sentences)
+  --model NAME, --version VERSION   as for classify
 
 Global options:
   --target HOST:PORT       the gateway (default: $IMESH_TARGET, else ${DEFAULT_TARGET})
@@ -65,7 +74,20 @@ export interface HelpCommand {
   readonly kind: 'help';
 }
 
-export type Command = ClassifyCommand | HealthCommand | HelpCommand;
+export interface BenchCommand {
+  readonly kind: 'bench';
+  readonly connection: ConnectionArgs;
+  readonly concurrency: readonly number[];
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  readonly stream: boolean;
+  /** Absent: built-in sentences. */
+  readonly file?: string;
+  readonly model?: string;
+  readonly version?: string;
+}
+
+export type Command = ClassifyCommand | HealthCommand | BenchCommand | HelpCommand;
 
 const OPTIONS = {
   target: { type: 'string' },
@@ -79,7 +101,13 @@ const OPTIONS = {
   'top-k': { type: 'string' },
   'deadline-ms': { type: 'string' },
   'batch-size': { type: 'string' },
+  concurrency: { type: 'string' },
+  'duration-s': { type: 'string' },
+  'warmup-s': { type: 'string' },
+  stream: { type: 'boolean' },
 } as const;
+
+const BENCH_ONLY = ['concurrency', 'duration-s', 'warmup-s', 'stream'] as const;
 
 const CLASSIFY_ONLY = ['file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size'] as const;
 
@@ -97,6 +125,10 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   const [name, ...rest] = positionals;
   if (name === undefined) throw new UsageError('no command given');
   const connection = parseConnection(values, env);
+
+  if (name === 'bench') return parseBench(values, rest, connection);
+  const benchOnly = BENCH_ONLY.find((option) => values[option] !== undefined);
+  if (benchOnly) throw new UsageError(`--${benchOnly} is an option of "bench" only`);
 
   if (name === 'health') {
     const misplaced = CLASSIFY_ONLY.find((option) => values[option] !== undefined);
@@ -124,6 +156,38 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
       deadlineMs: optionalInteger(values['deadline-ms'], '--deadline-ms', 1),
       batchSize,
     }),
+  };
+}
+
+function parseBench(
+  values: { [K in keyof typeof OPTIONS]?: string | boolean },
+  rest: readonly string[],
+  connection: ConnectionArgs,
+): BenchCommand {
+  if (rest.length > 0) throw new UsageError(`"bench" takes no arguments, got ${JSON.stringify(rest[0])}`);
+  for (const option of ['top-k', 'deadline-ms', 'batch-size'] as const) {
+    if (values[option] !== undefined) throw new UsageError(`--${option} is not an option of "bench"`);
+  }
+  const list = (values.concurrency as string | undefined) ?? '1,8,64';
+  const concurrency = list.split(',').map((part) => optionalInteger(part.trim(), '--concurrency', 1)!);
+  const seconds = (text: string | boolean | undefined, name: string, fallback: number, min: number): number => {
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(value) || value < min || value > 3600) {
+      throw new UsageError(`${name} must be a number of seconds from ${min} to 3600, got ${JSON.stringify(text)}`);
+    }
+    return value;
+  };
+  const file = values.file as string | undefined;
+  if (file === '') throw new UsageError('--file needs a file name');
+  return {
+    kind: 'bench',
+    connection,
+    concurrency,
+    warmupMs: seconds(values['warmup-s'], '--warmup-s', 1, 0) * 1000,
+    durationMs: seconds(values['duration-s'], '--duration-s', 5, 0.01) * 1000,
+    stream: values.stream === true,
+    ...definedOnly({ file, model: values.model as string | undefined, version: values.version as string | undefined }),
   };
 }
 

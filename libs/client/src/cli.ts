@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
+import { readFile } from 'node:fs/promises';
 import { runCanary } from './canary';
+import { BUILT_IN_TEXTS, runBench } from './cli-bench';
 import { parseCommand, UsageError, USAGE, type ClassifyCommand } from './cli-args';
 import { formatHealth, formatResult } from './cli-output';
 import { isPipelineError } from './errors';
@@ -41,6 +43,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       const { text, allServing } = formatHealth(await client.healthAll());
       await writeOut(text);
       return allServing ? 0 : 1;
+    }
+    if (command.kind === 'bench') {
+      const texts = command.file === undefined ? BUILT_IN_TEXTS : (await readFile(command.file, 'utf8')).split('\n').filter((line) => line !== '');
+      const levels = await runBench(client, command, texts, (line) => process.stdout.write(`${line}\n`));
+      // Exit 1 when any request failed: a benchmark of errors is not a benchmark.
+      return levels.some((level) => level.errors > 0) ? 1 : 0;
     }
     await classify(client, command);
     return 0;
