@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { UsageError } from './cli-args';
+import { parseStrict, UsageError } from './cli-args';
 
 export const CANARY_USAGE = `Usage: imesh canary <set|status> [options]
 
@@ -95,13 +94,7 @@ const STATUS_ONLY = ['prometheus', 'source', 'model', 'window', 'min-requests', 
 
 /** Parses what follows `imesh canary`; throws UsageError for anything it cannot run. */
 export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): CanaryCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0] ?? String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseStrict(argv, OPTIONS);
   if (values.help) return { kind: 'canary-help' };
   const [action, ...rest] = positionals;
   if (action === undefined) throw new UsageError('"canary" needs "set" or "status"');

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_TARGET, type TlsOptions } from './pipeline-client';
 
 export const USAGE = `Usage: imesh <command> [options]
@@ -111,15 +111,23 @@ const BENCH_ONLY = ['concurrency', 'duration-s', 'warmup-s', 'stream'] as const;
 
 const CLASSIFY_ONLY = ['file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size'] as const;
 
-/** Parses `imesh`'s arguments (without `node` and the script); throws UsageError for anything it cannot run. */
-export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Command {
-  let parsed;
+/** node:util parseArgs with positionals, unknown options refused: its first message line becomes a UsageError. */
+type StrictConfig<T extends NonNullable<ParseArgsConfig['options']>> = { args: string[]; options: T; allowPositionals: true; strict: true };
+
+export function parseStrict<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: T,
+): ReturnType<typeof parseArgs<StrictConfig<T>>> {
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs<StrictConfig<T>>({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message.split('\n')[0] ?? String(error));
   }
-  const { values, positionals } = parsed;
+}
+
+/** Parses `imesh`'s arguments (without `node` and the script); throws UsageError for anything it cannot run. */
+export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Command {
+  const { values, positionals } = parseStrict(argv, OPTIONS);
   if (values.help) return { kind: 'help' };
 
   const [name, ...rest] = positionals;
