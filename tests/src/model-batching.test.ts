@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { launchService, REPO_ROOT, type ServiceProcess } from '@inference-mesh/launcher';
-import { loadVersion } from '@inference-mesh/model-tools/dist/evaluate';
-import { readSst2 } from '@inference-mesh/model-tools/dist/sst2';
+import { loadVersion } from '@inference-mesh/model-tools';
+import { readSst2 } from '@inference-mesh/model-tools';
 import { loadInferenceProto, type inference } from '@inference-mesh/protos';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { isPipelineError, PipelineClient, type ClassifyResult } from '@inference-mesh/client';
 import { REPO_ROOT } from '@inference-mesh/launcher';
-import { BatchEncoder } from '@inference-mesh/tokenizer-service/batch-encoder';
+import { BatchEncoder } from '@inference-mesh/tokenization';
 import { strict as assert } from 'node:assert';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 import { isPipelineError, PipelineClient } from '@inference-mesh/client';
 import { REPO_ROOT, type MeshService } from '@inference-mesh/launcher';
-import { classifyBatch, loadVersion } from '@inference-mesh/model-tools/dist/evaluate';
-import { readSst2 } from '@inference-mesh/model-tools/dist/sst2';
+import { classifyBatch, loadVersion } from '@inference-mesh/model-tools';
+import { readSst2 } from '@inference-mesh/model-tools';
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 import { REPO_ROOT } from '@inference-mesh/launcher';
-import { classifyBatch, loadVersion } from '@inference-mesh/model-tools/dist/evaluate';
+import { classifyBatch, loadVersion } from '@inference-mesh/model-tools';
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';

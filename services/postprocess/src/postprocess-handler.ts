@@ -1,7 +1,7 @@
 import type { postprocess } from '@inference-mesh/protos';
 import { invalidArgument, type UnaryHandler } from '@inference-mesh/service-kit';
 import type { LabelRegistry } from './label-registry';
-import { FP32_BYTES, rankLogits } from './rank';
+import { FP32_BYTES, rankLogits } from '@inference-mesh/ranking';
 
 export interface PostprocessHandlerOptions {
   readonly registry: Pick<LabelRegistry, 'resolve'>;

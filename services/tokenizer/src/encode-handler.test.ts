@@ -3,7 +3,7 @@ import type { tokenizer } from '@inference-mesh/protos';
 import { createLogger, isServiceError, type CallContext } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { BatchEncoder, type EncodedBatch } from './batch-encoder';
+import { BatchEncoder, type EncodedBatch } from '@inference-mesh/tokenization';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { createEncodeHandler } from './encode-handler';
 import { TokenizerRegistry } from './tokenizer-registry';

@@ -1,6 +1,6 @@
 import { modelFiles, readModelConfig, tokenizerFingerprint } from '@inference-mesh/model-repository';
 import type { Logger } from '@inference-mesh/service-kit';
-import { BatchEncoder } from './batch-encoder';
+import { BatchEncoder } from '@inference-mesh/tokenization';
 import { ModelVersions, type ResolvedVersion } from '@inference-mesh/model-repository';
 
 /** What the tokenizer serves for one model version. */

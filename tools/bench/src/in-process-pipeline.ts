@@ -5,7 +5,7 @@ import { ModelMetrics, versionAttributes } from '@inference-mesh/model-service/d
 import { ModelRegistry } from '@inference-mesh/model-service/dist/model-registry';
 import { startOrtLoader } from '@inference-mesh/model-service/dist/ort-loader';
 import { VersionExecutor } from '@inference-mesh/model-service/dist/version-executor';
-import { rankLogits, type RankedRow } from '@inference-mesh/postprocess-service/dist/rank';
+import { rankLogits, type RankedRow } from '@inference-mesh/ranking';
 import { createLogger, EnvReader } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { encoderFor } from './inputs';

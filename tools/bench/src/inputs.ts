@@ -1,4 +1,4 @@
-import { BatchEncoder, type EncodedBatch } from '@inference-mesh/tokenizer-service/batch-encoder';
+import { BatchEncoder, type EncodedBatch } from '@inference-mesh/tokenization';
 import { modelFiles, readModelConfig } from '@inference-mesh/model-repository';
 
 /** One batch of tokenised texts, ready for ONNX Runtime or a ModelInfer request: INT64 LE `[rows, sequenceLength]`. */

@@ -1,7 +1,7 @@
 import { PipelineClient, type ClassifyResponse } from '@inference-mesh/client';
 import { startMesh, MESH_SERVICES, type MeshService, type RunningMesh } from '@inference-mesh/launcher';
 import { modelFiles, readModelConfig } from '@inference-mesh/model-repository';
-import { readSst2, sst2Dir } from '@inference-mesh/model-tools/dist/sst2';
+import { readSst2, sst2Dir } from '@inference-mesh/model-tools';
 import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { BenchOptions } from './args';

@@ -1,5 +1,5 @@
 import { tokenizerFingerprint, modelFiles } from '@inference-mesh/model-repository';
-import { readSst2, sst2Dir } from '@inference-mesh/model-tools/dist/sst2';
+import { readSst2, sst2Dir } from '@inference-mesh/model-tools';
 import { join, relative } from 'node:path';
 import { byLength, encoderFor, fullBatches, permuteRows, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { runClosedLoop, type CaseMeasurement } from './load-generator';

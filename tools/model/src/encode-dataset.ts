@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchEncoder } from '@inference-mesh/tokenizer-service/batch-encoder';
+import { BatchEncoder } from '@inference-mesh/tokenization';
 import { type LabelledText, LONG_TEXT_MIN_WORDS, wordCount } from './sst2';
 
 export interface EncodedSplitHeader {

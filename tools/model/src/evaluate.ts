@@ -1,4 +1,4 @@
-import { BatchEncoder } from '@inference-mesh/tokenizer-service/batch-encoder';
+import { BatchEncoder } from '@inference-mesh/tokenization';
 import { modelFiles, readModelConfig } from '@inference-mesh/model-repository';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { type LabelledText, LONG_TEXT_MIN_WORDS, wordCount } from './sst2';

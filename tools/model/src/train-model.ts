@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BatchEncoder } from '@inference-mesh/tokenizer-service/batch-encoder';
+import { BatchEncoder } from '@inference-mesh/tokenization';
 import { buildTokenizer, SPECIAL_TOKENS } from './build-tokenizer';
 import { encodeSplit } from './encode-dataset';
 import { evaluate } from './evaluate';

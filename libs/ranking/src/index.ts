@@ -1,0 +1,2 @@
+export { FP32_BYTES, rankLogits } from './rank';
+export type { LabelScore, RankedRow } from './rank';

@@ -1,0 +1,2 @@
+export { BatchEncoder } from './batch-encoder';
+export type { BatchEncoderOptions, EncodedBatch } from './batch-encoder';
