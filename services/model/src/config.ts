@@ -2,8 +2,8 @@ import { readRepositoryRoot } from '@inference-mesh/model-repository';
 import { readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readBatchingOverrides, type BatchingOverrides } from './batching-config';
-import { readExecutionConfig, type ExecutionConfig } from './execution-config';
+import { readBatchingOverrides, type BatchingOverrides } from './batching/batching-config';
+import { readExecutionConfig, type ExecutionConfig } from './ort/execution-config';
 
 export interface ModelServiceConfig {
   readonly server: ServerConfig;

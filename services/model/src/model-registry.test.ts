@@ -7,13 +7,14 @@ import { modelFiles, tokenizerFingerprint } from '@inference-mesh/model-reposito
 import { createLogger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
-import { InferenceService } from './inference-service';
+import { InferenceService } from './handlers';
 import { ModelMetrics, versionAttributes } from './model-metrics';
-import { VersionExecutor } from './version-executor';
+import { VersionExecutor } from './batching/version-executor';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
-import { DEFAULT_EXECUTION } from './execution-config';
-import { ortInThreadLoader, type ModelLoader, type ModelRunner } from './model-runner';
-import { OrtWorkerPool } from './ort-worker-pool';
+import { DEFAULT_EXECUTION } from './ort/execution-config';
+import type { ModelLoader, ModelRunner } from './model-runner';
+import { ortInThreadLoader } from './ort/main-thread-runner';
+import { OrtWorkerClient } from './ort/worker-client';
 import { assertRejectsWithServiceError, assertServiceError, inferInput, inferRequest, int64Bytes } from './test-support';
 
 const SENTIMENT_2 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2');
@@ -273,7 +274,7 @@ describe('ModelRegistry', function () {
     });
 
     it('loads the real versions into the ONNX Runtime worker, warmed up per batch size, each with the memory it took', async () => {
-      const pool = await OrtWorkerPool.start({ execution: { ...DEFAULT_EXECUTION, intraOpThreads: 1 }, logger: quietLogger() });
+      const pool = await OrtWorkerClient.start({ execution: { ...DEFAULT_EXECUTION, intraOpThreads: 1 }, logger: quietLogger() });
       const lines: string[] = [];
       const registry = await ModelRegistry.load({
         repositoryRoot: DEFAULT_MODEL_REPOSITORY,

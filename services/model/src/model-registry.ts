@@ -1,12 +1,12 @@
-import { resolveBatchingConfig, type BatchingConfig, type BatchingOverrides } from './batching-config';
+import { resolveBatchingConfig, type BatchingConfig, type BatchingOverrides } from './batching/batching-config';
 import { existsSync } from 'node:fs';
 import { modelFiles, readModelConfig, scanModelRepository, tokenizerFingerprint, type ModelVersionDir } from '@inference-mesh/model-repository';
 import { failedPrecondition, notFound, type Logger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
-import { elementBytes, elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './datatypes';
+import { elementBytes, elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './tensors/datatypes';
 import type { ModelLoader, ModelRunner } from './model-runner';
-import type { ProviderChoice } from './ort-session';
-import type { ModelSignature } from './tensor-codec';
+import type { ProviderChoice } from './ort/session';
+import type { ModelSignature } from './tensors/tensor-codec';
 import { readVocabularySize, type ServedTokenizer } from './tokenizer-check';
 
 export type VersionState = 'READY' | 'UNAVAILABLE';

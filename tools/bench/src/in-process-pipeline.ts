@@ -1,10 +1,13 @@
 import { readModelConfig } from '@inference-mesh/model-repository';
-import { readBatchingOverrides } from '@inference-mesh/model-service/dist/batching-config';
-import { readExecutionConfig } from '@inference-mesh/model-service/dist/execution-config';
-import { ModelMetrics, versionAttributes } from '@inference-mesh/model-service/dist/model-metrics';
-import { ModelRegistry } from '@inference-mesh/model-service/dist/model-registry';
-import { startOrtLoader } from '@inference-mesh/model-service/dist/ort-loader';
-import { VersionExecutor } from '@inference-mesh/model-service/dist/version-executor';
+import {
+  ModelMetrics,
+  ModelRegistry,
+  readBatchingOverrides,
+  readExecutionConfig,
+  startOrtLoader,
+  versionAttributes,
+  VersionExecutor,
+} from '@inference-mesh/model-service';
 import { rankLogits, type RankedRow } from '@inference-mesh/ranking';
 import { createLogger, EnvReader } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';

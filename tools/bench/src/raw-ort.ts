@@ -5,7 +5,7 @@ import { runClosedLoop, type CaseMeasurement } from './load-generator';
 
 /**
  * The session options the model service uses by default on the CPU (services/model: sessionOptionsFor in
- * ort-session.ts with DEFAULT_EXECUTION from execution-config.ts): all graph optimisations, sequential execution,
+ * ort/session.ts with DEFAULT_EXECUTION from ort/execution-config.ts): all graph optimisations, sequential execution,
  * one inter-op thread, and intra-op threads left to ONNX Runtime (IMESH_MODEL_INTRA_OP_THREADS defaults to 0, which
  * leaves them unset). Kept in step by hand.
  */

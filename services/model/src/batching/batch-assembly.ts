@@ -1,6 +1,6 @@
 import { Tensor } from 'onnxruntime-node';
-import type { TensorSpec } from './datatypes';
-import { TOKEN_ID_INPUT } from './tokenizer-check';
+import type { TensorSpec } from '../tensors/datatypes';
+import { TOKEN_ID_INPUT } from '../tokenizer-check';
 
 /** What one request brings to a batch: its decoded inputs, the outputs it wants, and its size. */
 export interface BatchMember {

@@ -1,8 +1,8 @@
-// What crosses between the main thread and the ONNX Runtime worker (ort-worker.ts). ORT Tensor objects cannot be
+// What crosses between the main thread and the ONNX Runtime worker (worker-thread.ts). ORT Tensor objects cannot be
 // posted (their class is lost in structured cloning), so tensors travel as { type, data, dims } and are rebuilt.
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import type { ExecutionConfig } from './execution-config';
-import type { ProviderChoice } from './ort-session';
+import type { ProviderChoice } from './session';
 
 /** A tensor as posted: its ORT type, its elements (a typed array, or strings) and its shape. */
 export interface WireTensor {

@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { Tensor } from 'onnxruntime-node';
 import type { Datatype } from './datatypes';
 import { decodeInferRequest, encodeInferResponse, requireModelName, type ModelSignature } from './tensor-codec';
-import { assertServiceError, inferInput, inferRequest, int64Bytes, tensorContents } from './test-support';
+import { assertServiceError, inferInput, inferRequest, int64Bytes, tensorContents } from '../test-support';
 
 const TEXT: ModelSignature = {
   label: 'toy/3',

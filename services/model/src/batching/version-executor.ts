@@ -3,9 +3,9 @@ import type { Tensor } from 'onnxruntime-node';
 import { mergeInputs, paddingPlan, batchKey, sequenceLengthOf, splitOutputs, type BatchMember, type PaddingPlan } from './batch-assembly';
 import type { BatchingConfig } from './batching-config';
 import { DynamicBatcher, systemClock, type BatchStats, type Clock } from './dynamic-batcher';
-import type { ModelMetrics, VersionAttributes } from './model-metrics';
-import type { ModelRunner } from './model-runner';
-import type { TensorSpec } from './datatypes';
+import type { ModelMetrics, VersionAttributes } from '../model-metrics';
+import type { ModelRunner } from '../model-runner';
+import type { TensorSpec } from '../tensors/datatypes';
 
 /** What the executor needs of a READY version. */
 export interface ExecutableVersion {

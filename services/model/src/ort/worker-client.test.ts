@@ -7,9 +7,10 @@ import { DEFAULT_MODEL_REPOSITORY, modelFiles } from '@inference-mesh/model-repo
 import { createLogger, isServiceError } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { DEFAULT_EXECUTION, type ExecutionConfig } from './execution-config';
-import { ortInThreadLoader, type LoadedModel } from './model-runner';
-import { startOrtLoader } from './ort-loader';
-import { OrtWorkerPool } from './ort-worker-pool';
+import type { LoadedModel } from '../model-runner';
+import { ortInThreadLoader } from './main-thread-runner';
+import { startOrtLoader } from './loader';
+import { OrtWorkerClient } from './worker-client';
 
 const SENTIMENT_2 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2');
 const MODEL = modelFiles(SENTIMENT_2).model;
@@ -68,15 +69,15 @@ function settled<T>(promise: Promise<T>): Promise<{ ok: true; value: T } | { ok:
   );
 }
 
-describe('OrtWorkerPool', function () {
+describe('OrtWorkerClient', function () {
   this.timeout(60_000);
 
   describe('with the real sentiment/2', () => {
-    let pool: OrtWorkerPool;
+    let pool: OrtWorkerClient;
     let worker: LoadedModel;
     let inThread: LoadedModel;
     before(async () => {
-      pool = await OrtWorkerPool.start({ execution: EXECUTION, logger: logLines() });
+      pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
       worker = await pool.loadModel(MODEL);
       inThread = await ortInThreadLoader({ ...EXECUTION, worker: false })(MODEL);
     });
@@ -181,7 +182,7 @@ describe('OrtWorkerPool', function () {
   });
 
   it('serves on the CPU, and says why, when CUDA is requested on a machine without it', async () => {
-    const pool = await OrtWorkerPool.start({ execution: { ...EXECUTION, executionProvider: 'cuda' }, logger: logLines() });
+    const pool = await OrtWorkerClient.start({ execution: { ...EXECUTION, executionProvider: 'cuda' }, logger: logLines() });
     try {
       const model = await pool.loadModel(MODEL);
       assert.equal(model.executionProvider?.provider, 'cpu', 'this machine has no CUDA-enabled onnxruntime-node');
@@ -196,7 +197,7 @@ describe('OrtWorkerPool', function () {
   it('refuses a file that is not a model, and keeps serving', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ort-worker-'));
     writeFileSync(join(dir, 'model.onnx'), 'this is not an ONNX model');
-    const pool = await OrtWorkerPool.start({ execution: EXECUTION, logger: logLines() });
+    const pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
     try {
       await assert.rejects(pool.loadModel(join(dir, 'model.onnx')), (error: Error) => !/CUDA/.test(error.message) && error.message.length > 0);
       assert.equal(pool.alive, true);
@@ -207,7 +208,7 @@ describe('OrtWorkerPool', function () {
   });
 
   it('rejects pending runs with UNAVAILABLE when closed, refuses later ones, and does not call onWorkerExit', async () => {
-    const pool = await OrtWorkerPool.start({ execution: EXECUTION, logger: logLines() });
+    const pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
     const model = await pool.loadModel(MODEL);
     let exits = 0;
     pool.onWorkerExit(() => exits++);
@@ -251,7 +252,7 @@ parentPort.postMessage({ kind: 'ready' });
     ] as const) {
       it(`rejects every pending run with UNAVAILABLE, logs, tells onWorkerExit once and fails later runs at once (${trigger === 7 ? 'uncaught error' : 'exit'})`, async () => {
         const lines: string[] = [];
-        const pool = await OrtWorkerPool.start({ execution: EXECUTION, logger: logLines(lines), workerPath: script });
+        const pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines(lines), workerPath: script });
         const exits: Error[] = [];
         pool.onWorkerExit((error) => exits.push(error));
         const model = await pool.loadModel('/any/model.onnx');
@@ -287,7 +288,7 @@ parentPort.postMessage({ kind: 'ready' });
       const inWorker = await startOrtLoader({ execution: { ...EXECUTION, cudaMemoryLimitBytes: 1 << 30 }, logger: logLines(lines) });
       try {
         assert.equal(inWorker.mode, 'worker');
-        assert.ok(inWorker instanceof OrtWorkerPool);
+        assert.ok(inWorker instanceof OrtWorkerClient);
       } finally {
         await inWorker.close();
       }

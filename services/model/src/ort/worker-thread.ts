@@ -1,14 +1,14 @@
 // The ONNX Runtime worker thread: owns every InferenceSession of the process and answers the requests that
-// OrtWorkerPool (ort-worker-pool.ts) posts, strictly in the order they arrive. onnxruntime-node runs a session
+// OrtWorkerClient (worker-client.ts) posts, strictly in the order they arrive. onnxruntime-node runs a session
 // synchronously on the thread that calls it; here that is this thread, so the main thread's event loop keeps
 // reading, decoding and batching requests while a batch computes.
 import { parentPort } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
-import { createOrtSession } from './ort-session';
-import { fromWire, toWire, toWireError, type WorkerReply, type WorkerRequest } from './ort-wire';
+import { createOrtSession } from './session';
+import { fromWire, toWire, toWireError, type WorkerReply, type WorkerRequest } from './wire';
 
 const port = parentPort;
-if (!port) throw new Error('ort-worker.js is a worker_threads entry point; OrtWorkerPool starts it');
+if (!port) throw new Error('worker-thread.js is a worker_threads entry point; OrtWorkerClient starts it');
 
 const sessions = new Map<number, InferenceSession>();
 let nextSessionId = 1;

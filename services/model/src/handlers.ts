@@ -3,10 +3,10 @@ import { status } from '@grpc/grpc-js';
 import { trace } from '@opentelemetry/api';
 import { invalidArgument, isServiceError, unaryHandler, type CallContext, type Logger } from '@inference-mesh/service-kit';
 import { versionAttributes, type ModelMetrics, type VersionAttributes } from './model-metrics';
-import type { VersionExecutor } from './version-executor';
-import type { TensorSpec } from './datatypes';
+import type { VersionExecutor } from './batching/version-executor';
+import type { TensorSpec } from './tensors/datatypes';
 import type { ModelRegistry, ReadyVersion } from './model-registry';
-import { decodeInferRequest, encodeInferResponse, requireModelName } from './tensor-codec';
+import { decodeInferRequest, encodeInferResponse, requireModelName } from './tensors/tensor-codec';
 import { checkTokenInputs, checkTokenizerFingerprint } from './tokenizer-check';
 
 /** Response parameters naming the batch a request rode in (its sequence number per version) and its rows. */

@@ -7,7 +7,7 @@ import { loadInferenceProto, SERVICE_NAMES, type inference } from '@inference-me
 import { createLogger, EnvReader, HealthChecker } from '@inference-mesh/service-kit';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { readModelServiceConfig } from './config';
-import { startModelService, type StartedModelService } from './model-service';
+import { startModelServer, type StartedModelServer } from './server';
 import { int64Bytes } from './test-support';
 
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
@@ -73,7 +73,7 @@ function logitsOf(response: inference.ModelInferResponse__Output): number[] {
 
 describe('model service over gRPC', function () {
   this.timeout(60_000);
-  let service: StartedModelService;
+  let service: StartedModelServer;
   let client: inference.GRPCInferenceServiceClient;
   let health: HealthChecker;
   const infer = (request: inference.ModelInferRequest) =>
@@ -89,7 +89,7 @@ describe('model service over gRPC', function () {
     });
     const config = readModelServiceConfig(env);
     env.done();
-    service = await startModelService(config, createLogger('model', 'error', () => {}));
+    service = await startModelServer(config, createLogger('model', 'error', () => {}));
     const address = `127.0.0.1:${service.port}`;
     const { grpc: proto } = loadInferenceProto();
     client = new proto.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
+import { datatypeOfOrtType, type TensorSpec } from '../tensors/datatypes';
 import type { ExecutionConfig, ExecutionProviderSetting } from './execution-config';
 
 /** The execution provider a session was created on, what was asked for, and why they differ when they do. */
@@ -76,4 +77,19 @@ export function cudaLibraryMissing(): string | undefined {
   const library = 'libonnxruntime_providers_cuda.so';
   if (existsSync(join(binDir, library))) return undefined;
   return `onnxruntime-node was installed without CUDA support (no ${library} in ${binDir}; install it with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
+}
+
+/**
+ * ONNX Runtime's value metadata as KServe tensor metadata: datatypes such as INT64 and FP32, symbolic or unknown
+ * dimensions as -1. Throws for values this server cannot move (sequences, maps, strings), so that such a model
+ * is marked unavailable when it loads rather than failing on every request.
+ */
+export function tensorSpecsOf(kind: 'input' | 'output', metadata: readonly InferenceSession.ValueMetadata[]): TensorSpec[] {
+  return metadata.map((value) => {
+    if (!value.isTensor) throw new Error(`${kind} ${value.name} is not a tensor, which this server cannot serve`);
+    const datatype = datatypeOfOrtType(value.type);
+    if (!datatype) throw new Error(`${kind} ${value.name} has type ${value.type}, which this server cannot serve yet`);
+    const shape = value.shape.map((dim) => (typeof dim === 'number' && dim >= 0 ? dim : -1));
+    return { name: value.name, datatype, shape };
+  });
 }

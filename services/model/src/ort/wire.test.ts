@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { Tensor } from 'onnxruntime-node';
-import { fromWire, fromWireError, toWire, toWireError } from './ort-wire';
+import { fromWire, fromWireError, toWire, toWireError } from './wire';
 
-describe('ort-wire', () => {
+describe('ort/wire', () => {
   it('lists a buffer a tensor spans whole for transfer, once, and posts the tensor data as is', () => {
     const data = Float32Array.of(1, 2, 3, 4);
     const a = new Tensor('float32', data, [2, 2]);

@@ -3,13 +3,15 @@ import { Worker } from 'node:worker_threads';
 import { unavailable, type Logger } from '@inference-mesh/service-kit';
 import type { Tensor } from 'onnxruntime-node';
 import type { ExecutionConfig } from './execution-config';
-import { tensorSpecsOf, type LoadedModel, type ModelRunner, type OrtLoaderHandle } from './model-runner';
-import { fromWire, fromWireError, toWire, type WorkerReply, type WorkerRequest } from './ort-wire';
+import type { LoadedModel, ModelRunner } from '../model-runner';
+import type { OrtLoaderHandle } from './loader';
+import { tensorSpecsOf } from './session';
+import { fromWire, fromWireError, toWire, type WorkerReply, type WorkerRequest } from './wire';
 
-export interface OrtWorkerPoolOptions {
+export interface OrtWorkerClientOptions {
   readonly execution: ExecutionConfig;
   readonly logger: Logger;
-  /** The worker script; tests swap it. Defaults to the compiled ort-worker.js beside this file. */
+  /** The worker script; tests swap it. Defaults to the compiled worker-thread.js beside this file. */
   readonly workerPath?: string;
 }
 
@@ -48,7 +50,7 @@ type RequestBody = DistributiveOmit<WorkerRequest, 'id'>;
 /** How long close() lets the runs the worker already has finish before it terminates the thread regardless. */
 const CLOSE_WAIT_MS = 30_000;
 
-export class OrtWorkerPool implements OrtLoaderHandle {
+export class OrtWorkerClient implements OrtLoaderHandle {
   readonly mode = 'worker';
   private readonly pending = new Map<number, Pending>();
   private readonly exitListeners = new Set<(error: Error) => void>();
@@ -64,7 +66,7 @@ export class OrtWorkerPool implements OrtLoaderHandle {
 
   private constructor(
     private readonly worker: Worker,
-    private readonly options: OrtWorkerPoolOptions,
+    private readonly options: OrtWorkerClientOptions,
   ) {
     worker.on('message', (reply: WorkerReply) => this.onReply(reply));
     worker.on('error', (error) => this.fail(`the ONNX Runtime worker thread failed: ${error.message}`, error));
@@ -81,8 +83,8 @@ export class OrtWorkerPool implements OrtLoaderHandle {
   }
 
   /** Starts the worker and waits until it has loaded onnxruntime-node. */
-  static async start(options: OrtWorkerPoolOptions): Promise<OrtWorkerPool> {
-    const worker = new Worker(options.workerPath ?? join(__dirname, 'ort-worker.js'));
+  static async start(options: OrtWorkerClientOptions): Promise<OrtWorkerClient> {
+    const worker = new Worker(options.workerPath ?? join(__dirname, 'worker-thread.js'));
     await new Promise<void>((resolve, reject) => {
       const onMessage = (reply: WorkerReply) => {
         if (reply.kind !== 'ready') return;
@@ -107,7 +109,7 @@ export class OrtWorkerPool implements OrtLoaderHandle {
       worker.on('exit', onExit);
     });
     options.logger.info('ONNX Runtime worker thread started', { threadId: worker.threadId });
-    return new OrtWorkerPool(worker, options);
+    return new OrtWorkerClient(worker, options);
   }
 
   /** Loads a model file into a session in the worker, with the pool's execution configuration. */
@@ -263,7 +265,7 @@ class WorkerRunner implements ModelRunner {
   private released = false;
 
   constructor(
-    private readonly pool: OrtWorkerPool,
+    private readonly pool: OrtWorkerClient,
     private readonly sessionId: number,
     private readonly modelPath: string,
   ) {}

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_REPOSITORY, modelFiles } from '@inference-mesh/model-repository';
 import { DEFAULT_EXECUTION, type ExecutionConfig } from './execution-config';
-import { createOrtSession, cudaLibraryMissing, sessionOptionsFor } from './ort-session';
+import { createOrtSession, cudaLibraryMissing, sessionOptionsFor } from './session';
 
 const MODEL = modelFiles(join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2')).model;
 const EXECUTION: ExecutionConfig = { ...DEFAULT_EXECUTION, intraOpThreads: 1 };

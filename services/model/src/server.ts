@@ -1,14 +1,14 @@
 import { loadInferenceProto, SERVICE_NAMES } from '@inference-mesh/protos';
 import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
 import type { ModelServiceConfig } from './config';
-import { inferenceServiceHandlers, InferenceService } from './inference-service';
+import { inferenceServiceHandlers, InferenceService } from './handlers';
 import { ModelMetrics, versionAttributes } from './model-metrics';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
 import type { ModelLoader } from './model-runner';
-import { startOrtLoader } from './ort-loader';
-import { VersionExecutor } from './version-executor';
+import { startOrtLoader } from './ort/loader';
+import { VersionExecutor } from './batching/version-executor';
 
-export interface StartedModelService extends RunningService {
+export interface StartedModelServer extends RunningService {
   readonly port: number;
   readonly registry: ModelRegistry;
 }
@@ -18,7 +18,7 @@ export interface StartedModelService extends RunningService {
  * then serves: health turns SERVING only once loading is over and at least one version is READY, and back to
  * NOT_SERVING if the inference thread dies. `loadModel` replaces ONNX Runtime in tests.
  */
-export async function startModelService(config: ModelServiceConfig, logger: Logger, loadModel?: ModelLoader): Promise<StartedModelService> {
+export async function startModelServer(config: ModelServiceConfig, logger: Logger, loadModel?: ModelLoader): Promise<StartedModelServer> {
   const loader = loadModel ? undefined : await startOrtLoader({ execution: config.execution, logger });
   const server = new ServiceServer(config.server, logger);
   loader?.onWorkerExit(() => server.setServing(false));
