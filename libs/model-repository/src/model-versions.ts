@@ -1,3 +1,4 @@
+import { noVersionLoaded, quoteModelName as quote, versionFailedToLoad } from './failed-versions';
 import { scanModelRepository, type ModelVersionDir } from './repository';
 import { notFound, type Logger } from '@inference-mesh/service-kit';
 import { sep } from 'node:path';
@@ -25,7 +26,8 @@ export interface LoadModelVersionsOptions<T> {
 /**
  * What every model version of a repository loaded into, and the one set of rules that picks a version for a
  * request: an empty model name means the default model, an empty version the highest-numbered version that
- * loaded; anything unknown or broken is NOT_FOUND with a message listing what exists.
+ * loaded. An unknown name is NOT_FOUND with a message listing what exists; a version that failed to load is
+ * FAILED_PRECONDITION with the reason (`versionFailedToLoad`).
  */
 export class ModelVersions<T> {
   private constructor(
@@ -36,7 +38,7 @@ export class ModelVersions<T> {
 
   /**
    * Loads every `<name>/<version>/` of the repository. A version that fails is logged and kept as a failed
-   * slot (its requests get NOT_FOUND with the reason) so that one bad folder cannot take the service down;
+   * slot (its requests get FAILED_PRECONDITION with the reason) so that one bad folder cannot take the service down;
    * a default model missing from the repository is a configuration error and throws.
    */
   static load<T>(options: LoadModelVersionsOptions<T>): ModelVersions<T> {
@@ -48,7 +50,7 @@ export class ModelVersions<T> {
         slot = { version: dir.version, loaded: true, value: loadVersion(dir) };
       } catch (error) {
         const reason = withoutRoot(error instanceof Error ? error.message : String(error), repositoryRoot);
-        logger.error('model version failed to load; requests for it get NOT_FOUND', {
+        logger.error('model version failed to load; requests for it get FAILED_PRECONDITION', {
           model: dir.name,
           version: dir.version,
           dir: dir.dir,
@@ -71,7 +73,7 @@ export class ModelVersions<T> {
     return table;
   }
 
-  /** Picks the version a request names; throws NOT_FOUND naming what exists when it cannot. */
+  /** Picks the version a request names; throws NOT_FOUND naming what exists, or FAILED_PRECONDITION for a failed version. */
   resolve(modelName: string, modelVersion: string): ResolvedVersion<T> {
     const model = modelName === '' ? this.defaultModel : modelName;
     const versions = this.models.get(model);
@@ -81,14 +83,13 @@ export class ModelVersions<T> {
         const slot = versions[i]!;
         if (slot.loaded) return { model, version: slot.version, value: slot.value };
       }
-      const reasons = versions.map((slot) => `version ${slot.version}: ${slot.loaded ? 'loaded' : slot.reason}`);
-      throw notFound(`model ${quote(model)} has no version that loaded (${reasons.join('; ')})`);
+      throw noVersionLoaded(model, versions.flatMap((slot) => (slot.loaded ? [] : [{ version: slot.version, reason: slot.reason }])));
     }
     const slot = versions.find((candidate) => candidate.version === modelVersion);
     if (!slot) {
       throw notFound(`model ${quote(model)} has no version ${quote(modelVersion)}; versions: ${describeVersions(versions)}`);
     }
-    if (!slot.loaded) throw notFound(`model ${quote(model)} version ${slot.version} failed to load: ${slot.reason}`);
+    if (!slot.loaded) throw versionFailedToLoad(model, slot.version, slot.reason);
     return { model, version: slot.version, value: slot.value };
   }
 
@@ -111,11 +112,6 @@ export class ModelVersions<T> {
 
 function describeVersions(versions: readonly VersionSlot<unknown>[]): string {
   return versions.map((slot) => (slot.loaded ? slot.version : `${slot.version} (failed to load)`)).join(', ');
-}
-
-/** Names come from requests: quoted, and cut so that a megabyte-long name does not make a megabyte message. */
-function quote(name: string): string {
-  return JSON.stringify(name.length > 100 ? `${name.slice(0, 100)}...` : name);
 }
 
 /** Load errors quote file paths; callers see them relative to the repository, not the server's filesystem. */

@@ -164,7 +164,7 @@ describe('ModelRegistry', function () {
         assert.equal(registry.anyReady, true);
         assert.equal(registry.find('sentiment', '').version, '2', 'latest READY, not latest');
         assert.equal(registry.find('sentiment', '3').state, 'UNAVAILABLE');
-        assertServiceError(() => registry.resolveReady('sentiment', '3'), status.FAILED_PRECONDITION, /^sentiment\/3 failed to load and cannot serve: /);
+        assertServiceError(() => registry.resolveReady('sentiment', '3'), status.FAILED_PRECONDITION, /^model "sentiment" version 3 failed to load: \S/);
         assertServiceError(() => registry.find('sentiment', '4'), status.NOT_FOUND, /available versions: 2, 3 \(UNAVAILABLE: /);
         const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; version?: string });
         assert.ok(logged.some((l) => l.level === 'error' && l.version === '3' && /failed to load/.test(l.msg)));
@@ -183,7 +183,11 @@ describe('ModelRegistry', function () {
       assert.match(v1.error, /warm-up run failed: kernel exploded/);
       assert.equal(registry.find('toy', '').version, '1');
       assert.equal(registry.anyReady, false);
-      assertServiceError(() => registry.resolveReady('toy', ''), status.FAILED_PRECONDITION, /model "toy" has no READY version: 1 \(UNAVAILABLE: warm-up/);
+      assertServiceError(
+        () => registry.resolveReady('toy', ''),
+        status.FAILED_PRECONDITION,
+        /^model "toy" has no version that loaded \(version 1: warm-up run failed: kernel exploded\)$/,
+      );
     });
 
     it('is not ready with an empty repository', async () => {

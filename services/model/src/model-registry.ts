@@ -1,7 +1,15 @@
 import { resolveBatchingConfig, type BatchingConfig, type BatchingOverrides } from './batching/batching-config';
 import { existsSync } from 'node:fs';
-import { modelFiles, readModelConfig, scanModelRepository, tokenizerFingerprint, type ModelVersionDir } from '@inference-mesh/model-repository';
-import { failedPrecondition, notFound, type Logger } from '@inference-mesh/service-kit';
+import {
+  modelFiles,
+  noVersionLoaded,
+  readModelConfig,
+  scanModelRepository,
+  tokenizerFingerprint,
+  versionFailedToLoad,
+  type ModelVersionDir,
+} from '@inference-mesh/model-repository';
+import { notFound, type Logger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { elementBytes, elementCount, ortTypeOf, typedArrayOver, type TensorSpec } from './tensors/datatypes';
 import type { ModelLoader, ModelRunner } from './model-runner';
@@ -163,16 +171,17 @@ export class ModelRegistry {
   }
 
   /**
-   * As `find`, then FAILED_PRECONDITION (with the load error) unless the version is READY. Not UNAVAILABLE:
-   * a version that failed to load stays failed, and UNAVAILABLE would make callers retry and trip breakers.
+   * As `find`, then, unless the version is READY, the answer every service gives for a version that failed to
+   * load (FAILED_PRECONDITION with the load error, see `versionFailedToLoad`).
    */
   resolveReady(name: string, version: string): ReadyVersion {
     const found = this.find(name, version);
     if (found.state === 'READY') return found;
     if (version === '') {
-      throw failedPrecondition(`model ${JSON.stringify(name)} has no READY version: ${describeVersions(this.versionsOf(name))}`);
+      // find() falls back to an UNAVAILABLE version only when none is READY.
+      throw noVersionLoaded(name, this.versionsOf(name).flatMap((v) => (v.state === 'READY' ? [] : [{ version: v.version, reason: v.error }])));
     }
-    throw failedPrecondition(`${found.label} failed to load and cannot serve: ${found.error}`);
+    throw versionFailedToLoad(name, found.version, found.error);
   }
 
   /** Frees every session; idempotent. */

@@ -77,11 +77,11 @@ describe('LabelRegistry', () => {
       assert.equal(registry.resolve('', '').version, '1', 'an empty version falls back to the highest version that loaded');
     });
 
-    it('answers NOT_FOUND with the reason for the failed version', () => {
-      assertNotFound(
-        () => registry.resolve('topic', '2'),
-        'model "topic" version 2 failed to load: topic/2/config.json: id2label is missing',
-      );
+    it('answers FAILED_PRECONDITION with the reason for the failed version, NOT_FOUND for one that does not exist', () => {
+      assert.throws(() => registry.resolve('topic', '2'), {
+        code: status.FAILED_PRECONDITION,
+        message: 'model "topic" version 2 failed to load: topic/2/config.json: id2label is missing',
+      });
       assertNotFound(() => registry.resolve('topic', '3'), 'model "topic" has no version "3"; versions: 1, 2 (failed to load)');
     });
 

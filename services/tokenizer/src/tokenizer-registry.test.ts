@@ -108,12 +108,15 @@ describe('TokenizerRegistry', () => {
       ]);
     });
 
-    it('answers NOT_FOUND with the reason, relative to the repository, for a version that failed', () => {
-      assertNotFound(
-        () => registry.resolve('m', '3'),
-        'model "m" version 3 failed to load: key must be a string at line 1 column 2',
-      );
-      assertNotFound(() => registry.resolve('broken', '1'), `model "broken" version 1 failed to load: ${MISSING_CONFIG}`);
+    it('answers FAILED_PRECONDITION with the reason, relative to the repository, for a version that failed', () => {
+      assert.throws(() => registry.resolve('m', '3'), {
+        code: status.FAILED_PRECONDITION,
+        message: 'model "m" version 3 failed to load: key must be a string at line 1 column 2',
+      });
+      assert.throws(() => registry.resolve('broken', '1'), {
+        code: status.FAILED_PRECONDITION,
+        message: `model "broken" version 1 failed to load: ${MISSING_CONFIG}`,
+      });
       assertNotFound(
         () => registry.resolve('m', '4'),
         'model "m" has no version "4"; versions: 1, 2, 3 (failed to load)',
@@ -126,10 +129,10 @@ describe('TokenizerRegistry', () => {
 
     it('serves an empty version from the highest version that loaded, or says why none did', () => {
       assert.equal(registry.resolve('', '').version, '2');
-      assertNotFound(
-        () => registry.resolve('broken', ''),
-        `model "broken" has no version that loaded (version 1: ${MISSING_CONFIG})`,
-      );
+      assert.throws(() => registry.resolve('broken', ''), {
+        code: status.FAILED_PRECONDITION,
+        message: `model "broken" has no version that loaded (version 1: ${MISSING_CONFIG})`,
+      });
     });
 
     it('refuses to start when the default model is not in the repository', () => {
