@@ -1,1 +1,15 @@
-export {};
+export { UsageError, parseStrict, optionalInteger, positiveIntegerList, seconds, definedOnly, type OptionsConfig } from './args';
+export { runClosedLoop, type ClosedLoopOptions, type IssueRequest, type CaseMeasurement, type CpuUsage } from './load-generator';
+export {
+  percentile,
+  LatencyRecorder,
+  summarizeLatencies,
+  throughput,
+  ratio,
+  coresBusy,
+  cpuMsPerThousandRows,
+  type LatencySummary,
+  type Throughput,
+} from './stats';
+export { processCpuSeconds, processPeakRssBytes, processRssBytes, ownCpuSeconds, ownPeakRssBytes } from './process-usage';
+export { categoryChartSvg, type CategoryChartOptions, type ChartPanel, type ReferenceLine } from './chart';

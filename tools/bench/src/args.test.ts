@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { DEFAULTS, parseArgs, SYNTHETIC_BERT, UsageError, type BenchOptions } from './args';
+import { UsageError } from '@inference-mesh/tool-kit';
+import { DEFAULTS, parseArgs, SYNTHETIC_BERT, type BenchOptions } from './args';
 
 const parse = (...argv: string[]) => parseArgs(argv) as BenchOptions;
 

@@ -1,4 +1,5 @@
 /** The bench's command line: `main.js <suite> [options]`. Pure, so it is tested without running anything. */
+import { parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
 
 export const SUITES = ['model', 'mesh'] as const;
 export type SuiteName = (typeof SUITES)[number];
@@ -80,102 +81,62 @@ options:
   --quick                   a smoke test: short cases, results not worth keeping
   --help                    this text`;
 
-export class UsageError extends Error {}
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  quick: { type: 'boolean' },
+  'warmup-s': { type: 'string' },
+  'duration-s': { type: 'string' },
+  concurrency: { type: 'string' },
+  'batch-concurrency': { type: 'string' },
+  'request-rows': { type: 'string' },
+  'ort-batch-sizes': { type: 'string' },
+  model: { type: 'string' },
+  'model-repository': { type: 'string' },
+  texts: { type: 'string' },
+  'synthetic-bert': { type: 'boolean' },
+  out: { type: 'string' },
+} as const;
 
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
-  let suite: SuiteName | undefined;
-  let warmupS: number | undefined;
-  let durationS: number | undefined;
-  let concurrency: readonly number[] = DEFAULTS.concurrency;
-  let batchConcurrency: readonly number[] = DEFAULTS.batchConcurrency;
-  let requestRows: number = DEFAULTS.requestRows;
-  let ortBatchSizes: readonly number[] = DEFAULTS.ortBatchSizes;
-  let out: string | undefined;
-  let quick = false;
+  const { values, positionals } = parseStrict(argv, OPTIONS);
+  if (values.help) return 'help';
+  if (positionals.length > 1) throw new UsageError(`one suite at a time: got ${positionals.join(' and ')}`);
+  const [suiteName] = positionals;
+  if (suiteName === undefined) throw new UsageError(`name a suite: ${SUITES.join(', ')}`);
+  if (!(SUITES as readonly string[]).includes(suiteName)) throw new UsageError(`unknown suite ${JSON.stringify(suiteName)}; suites: ${SUITES.join(', ')}`);
+  const suite = suiteName as SuiteName;
+  const list = (name: keyof typeof OPTIONS): number[] | undefined => {
+    const text = values[name];
+    return typeof text === 'string' ? positiveIntegerList(text, `--${name}`) : undefined;
+  };
+  const quick = values.quick === true;
+  const syntheticBert = values['synthetic-bert'] === true;
   let model: BenchOptions['model'] | undefined;
-  let modelRepository: string | undefined;
-  let texts: number | undefined;
-  let syntheticBert = false;
-  let batchConcurrencySet = false;
-  let concurrencySet = false;
-  let ortBatchSizesSet = false;
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[++i];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
-    switch (flag) {
-      case '--help':
-      case '-h':
-        return 'help';
-      case '--quick':
-        quick = true;
-        break;
-      case '--warmup-s':
-        warmupS = seconds(flag, value(), 0);
-        break;
-      case '--duration-s':
-        durationS = seconds(flag, value(), 0.01);
-        break;
-      case '--concurrency':
-        concurrency = positiveIntegers(flag, value());
-        concurrencySet = true;
-        break;
-      case '--batch-concurrency':
-        batchConcurrency = positiveIntegers(flag, value());
-        batchConcurrencySet = true;
-        break;
-      case '--request-rows':
-        requestRows = positiveIntegers(flag, value())[0]!;
-        break;
-      case '--ort-batch-sizes':
-        ortBatchSizes = positiveIntegers(flag, value());
-        ortBatchSizesSet = true;
-        break;
-      case '--model': {
-        const text = value();
-        const match = /^([A-Za-z0-9_.-]+)\/([0-9]+)$/.exec(text);
-        if (!match) throw new UsageError(`--model must be NAME/VERSION, e.g. sentiment/2, got ${JSON.stringify(text)}`);
-        model = { name: match[1]!, version: match[2]!, repository: undefined };
-        break;
-      }
-      case '--model-repository':
-        modelRepository = value();
-        if (modelRepository === '') throw new UsageError('--model-repository needs a folder');
-        break;
-      case '--texts':
-        texts = positiveIntegers(flag, value())[0]!;
-        break;
-      case '--synthetic-bert':
-        syntheticBert = true;
-        break;
-      case '--out':
-        out = value();
-        if (out === '') throw new UsageError('--out needs a folder');
-        break;
-      default:
-        if (flag.startsWith('-')) throw new UsageError(`unknown option ${flag}`);
-        if (suite !== undefined) throw new UsageError(`one suite at a time: got ${suite} and ${flag}`);
-        if (!(SUITES as readonly string[]).includes(flag)) throw new UsageError(`unknown suite ${JSON.stringify(flag)}; suites: ${SUITES.join(', ')}`);
-        suite = flag as SuiteName;
-    }
+  if (values.model !== undefined) {
+    const match = /^([A-Za-z0-9_.-]+)\/([0-9]+)$/.exec(values.model);
+    if (!match) throw new UsageError(`--model must be NAME/VERSION, e.g. sentiment/2, got ${JSON.stringify(values.model)}`);
+    model = { name: match[1]!, version: match[2]!, repository: undefined };
   }
-  if (suite === undefined) throw new UsageError(`name a suite: ${SUITES.join(', ')}`);
+  const modelRepository = values['model-repository'];
+  if (modelRepository === '') throw new UsageError('--model-repository needs a folder');
+  const { out } = values;
+  if (out === '') throw new UsageError('--out needs a folder');
   if (syntheticBert && model !== undefined) throw new UsageError('--synthetic-bert names its own model: drop --model');
+  const concurrency = list('concurrency');
+  const batchConcurrency = list('batch-concurrency');
+  const ortBatchSizes = list('ort-batch-sizes');
+  const texts = list('texts')?.[0];
+  const warmupS = values['warmup-s'] === undefined ? undefined : seconds(values['warmup-s'], '--warmup-s', 0);
+  const durationS = values['duration-s'] === undefined ? undefined : seconds(values['duration-s'], '--duration-s', 0.01);
   const heavy = syntheticBert && !quick;
   return {
     suite,
     warmupS: warmupS ?? (quick ? DEFAULTS.quickWarmupS : heavy ? SYNTHETIC_BERT.warmupS : DEFAULTS.warmupS),
     durationS: durationS ?? (quick ? DEFAULTS.quickDurationS : heavy ? SYNTHETIC_BERT.durationS : DEFAULTS.durationS),
-    concurrency: suite === 'mesh' && !concurrencySet ? DEFAULTS.meshConcurrency : concurrency,
-    batchConcurrency: syntheticBert && !batchConcurrencySet ? SYNTHETIC_BERT.batchConcurrency : batchConcurrency,
-    requestRows,
-    ortBatchSizes: syntheticBert && !ortBatchSizesSet ? SYNTHETIC_BERT.ortBatchSizes : ortBatchSizes,
+    concurrency: concurrency ?? (suite === 'mesh' ? DEFAULTS.meshConcurrency : DEFAULTS.concurrency),
+    batchConcurrency: batchConcurrency ?? (syntheticBert ? SYNTHETIC_BERT.batchConcurrency : DEFAULTS.batchConcurrency),
+    requestRows: list('request-rows')?.[0] ?? DEFAULTS.requestRows,
+    ortBatchSizes: ortBatchSizes ?? (syntheticBert ? SYNTHETIC_BERT.ortBatchSizes : DEFAULTS.ortBatchSizes),
     out,
     quick,
     model: syntheticBert
@@ -184,21 +145,4 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
     texts: texts ?? (syntheticBert ? SYNTHETIC_BERT.texts : undefined),
     syntheticBert,
   };
-}
-
-function seconds(flag: string, text: string, min: number): number {
-  const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > 3600) {
-    throw new UsageError(`${flag} must be a number of seconds from ${min} to 3600, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
-function positiveIntegers(flag: string, text: string): number[] {
-  const parts = text.split(',').map((p) => p.trim());
-  const values = parts.map(Number);
-  if (parts.some((p) => p === '') || values.some((v) => !Number.isInteger(v) || v < 1 || v > 100_000)) {
-    throw new UsageError(`${flag} must be positive integers separated by commas, got ${JSON.stringify(text)}`);
-  }
-  return [...new Set(values)];
 }

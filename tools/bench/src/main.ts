@@ -6,7 +6,8 @@
  */
 import { REPO_ROOT } from '@inference-mesh/launcher';
 import { join, resolve } from 'node:path';
-import { parseArgs, USAGE, UsageError, type BenchOptions } from './args';
+import { UsageError } from '@inference-mesh/tool-kit';
+import { parseArgs, USAGE, type BenchOptions } from './args';
 import { runMeshSuite } from './mesh-suite';
 import { runModelSuite } from './model-suite';
 import { killRunningServices } from './service-process';

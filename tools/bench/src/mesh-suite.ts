@@ -1,4 +1,5 @@
 import { PipelineClient, type ClassifyResponse } from '@inference-mesh/client';
+import { categoryChartSvg, processPeakRssBytes, processRssBytes, ratio, runClosedLoop, type CaseMeasurement } from '@inference-mesh/tool-kit';
 import { startMesh, MESH_SERVICES, type MeshService, type RunningMesh } from '@inference-mesh/launcher';
 import { modelFiles, readModelConfig } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools';
@@ -7,12 +8,9 @@ import { join, relative } from 'node:path';
 import type { BenchOptions } from './args';
 import { InProcessPipeline } from './in-process-pipeline';
 import { byLength, encoderFor, fullBatches, tokenizeInBatches, type TokenizedBatch } from './inputs';
-import { runClosedLoop, type CaseMeasurement } from './load-generator';
-import { processPeakRssBytes, processRssBytes } from './process-usage';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
 import { consoleTable, count, jsonNumbers, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
-import { ratio } from './stats';
-import { categoryChartSvg } from './svg-chart';
+import { commonSettings, type BenchResult, type CommonSettings, type Verdict } from './results';
 import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
 
 export const MESH_TARGETS = {
@@ -56,35 +54,15 @@ export interface MeshSummaryLine {
   readonly label: string;
   readonly value: string;
   readonly target: string;
-  readonly verdict: 'PASS' | 'MISS' | 'N/A';
+  readonly verdict: Extract<Verdict, 'PASS' | 'MISS' | 'N/A'>;
 }
 
-export interface MeshBenchResult {
-  readonly suite: 'mesh';
-  readonly quick: boolean;
-  readonly command: string;
-  readonly date: string;
-  readonly machine: MachineInfo;
-  readonly settings: {
-    readonly warmupS: number;
-    readonly durationS: number;
-    readonly concurrency: readonly number[];
-    readonly ortBatchSizes: readonly number[];
-    readonly model: string;
-    readonly version: string;
-    readonly versionDir: string;
-    readonly modelBytes: number;
-    readonly texts: number;
-    readonly inheritedEnv: Readonly<Record<string, string>>;
-  };
+export interface MeshBenchResult extends BenchResult<'mesh', CommonSettings & { readonly modelBytes: number }> {
   readonly rawOrt: readonly RawOrtCase[];
   readonly cases: readonly MeshCase[];
   readonly meshes: readonly MeshRun[];
   readonly summary: readonly MeshSummaryLine[];
-  readonly errors: number;
-  readonly problems: readonly string[];
 }
-
 
 /**
  * The whole pipeline, one text per request, against the best in-process alternative: raw ONNX Runtime, the same
@@ -214,18 +192,7 @@ export async function runMeshSuite(options: BenchOptions, context: SuiteContext)
     command: context.command,
     date,
     machine,
-    settings: {
-      warmupS: options.warmupS,
-      durationS: options.durationS,
-      concurrency: options.concurrency,
-      ortBatchSizes: options.ortBatchSizes,
-      model,
-      version,
-      versionDir: relative(context.repoRoot, versionDir) || versionDir,
-      modelBytes,
-      texts: texts.length,
-      inheritedEnv,
-    },
+    settings: { ...commonSettings(options, context, { versionDir, texts: texts.length, inheritedEnv }), modelBytes },
     rawOrt,
     cases,
     meshes,

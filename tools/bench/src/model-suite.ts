@@ -1,14 +1,13 @@
 import { tokenizerFingerprint, modelFiles } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools';
+import { categoryChartSvg, ratio, runClosedLoop, type CaseMeasurement } from '@inference-mesh/tool-kit';
 import { join, relative } from 'node:path';
 import { byLength, encoderFor, fullBatches, permuteRows, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
-import { runClosedLoop, type CaseMeasurement } from './load-generator';
 import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
 import { consoleTable, count, jsonNumbers, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { startBenchService, type BenchService } from './service-process';
-import { ratio } from './stats';
-import { categoryChartSvg } from './svg-chart';
+import { commonSettings, type BenchResult, type CommonSettings, type Verdict } from './results';
 import { DEFAULT_BENCH_MODEL, type BenchOptions } from './args';
 import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
 export type { SuiteContext };
@@ -54,8 +53,6 @@ export interface ServiceRun {
   readonly logLines: number;
 }
 
-export type Verdict = 'PASS' | 'MISS' | 'REPORT' | 'N/A';
-
 export interface SummaryLine {
   readonly id: 'a' | 'b' | 'c';
   readonly label: string;
@@ -67,43 +64,23 @@ export interface SummaryLine {
   readonly verdict: Verdict;
 }
 
-export interface ModelBenchResult {
-  readonly suite: 'model';
-  readonly quick: boolean;
-  readonly command: string;
-  readonly date: string;
-  readonly machine: MachineInfo;
-  readonly settings: {
-    readonly warmupS: number;
-    readonly durationS: number;
-    readonly concurrency: readonly number[];
-    readonly batchConcurrency: readonly number[];
-    readonly requestRows: number;
-    readonly ortBatchSizes: readonly number[];
-    readonly model: string;
-    readonly version: string;
-    readonly versionDir: string;
-    readonly dataset: string;
-    readonly texts: number;
-    readonly singleRowRequests: number;
-    readonly multiRowRequests: number;
-    readonly meanSequenceLengthSingleRow: number;
-    readonly meanSequenceLengthMultiRow: number;
-    readonly requestDeadlineMs: number;
-    readonly logitTolerance: number;
-    readonly ortSessionOptions: unknown;
-    /** IMESH_* variables of the bench's own environment, which the services inherit (the env above wins). */
-    readonly inheritedEnv: Readonly<Record<string, string>>;
-  };
+export interface ModelSettings extends CommonSettings, Pick<BenchOptions, 'batchConcurrency' | 'requestRows'> {
+  readonly dataset: string;
+  readonly singleRowRequests: number;
+  readonly multiRowRequests: number;
+  readonly meanSequenceLengthSingleRow: number;
+  readonly meanSequenceLengthMultiRow: number;
+  readonly requestDeadlineMs: number;
+  readonly logitTolerance: number;
+  readonly ortSessionOptions: unknown;
+}
+
+export interface ModelBenchResult extends BenchResult<'model', ModelSettings> {
   readonly rawOrt: readonly RawOrtCase[];
   readonly serviceCases: readonly ServiceCase[];
   readonly services: readonly ServiceRun[];
   readonly summary: readonly SummaryLine[];
-  /** Failed requests over all cases, and anything else that went wrong (crashes, start failures). */
-  readonly errors: number;
-  readonly problems: readonly string[];
 }
-
 
 /**
  * The service's environment per mode (IMESH_MODEL_REPOSITORY is added so service and bench read one repository).
@@ -288,17 +265,10 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
     date,
     machine,
     settings: {
-      warmupS: options.warmupS,
-      durationS: options.durationS,
-      concurrency: options.concurrency,
+      ...commonSettings(options, context, { versionDir, texts: texts.length, inheritedEnv }),
       batchConcurrency: options.batchConcurrency,
       requestRows,
-      ortBatchSizes: options.ortBatchSizes,
-      model: MODEL,
-      version: VERSION,
-      versionDir: relative(context.repoRoot, versionDir) || versionDir,
       dataset: relative(context.repoRoot, datasetPath),
-      texts: texts.length,
       singleRowRequests: singleRequests.length,
       multiRowRequests: multiRequests.length,
       meanSequenceLengthSingleRow: meanSequenceLength(singleBatches),
@@ -306,7 +276,6 @@ export async function runModelSuite(options: BenchOptions, context: SuiteContext
       requestDeadlineMs: REQUEST_DEADLINE_MS,
       logitTolerance: LOGIT_TOLERANCE,
       ortSessionOptions,
-      inheritedEnv,
     },
     rawOrt,
     serviceCases,

@@ -1,7 +1,7 @@
 import { modelFiles } from '@inference-mesh/model-repository';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { meanSequenceLength, type TokenizedBatch } from './inputs';
-import { runClosedLoop, type CaseMeasurement } from './load-generator';
+import { runClosedLoop, type CaseMeasurement } from '@inference-mesh/tool-kit';
 
 /**
  * The session options the model service uses by default on the CPU (services/model: sessionOptionsFor in

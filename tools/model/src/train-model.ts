@@ -12,10 +12,10 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, w
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BatchEncoder } from '@inference-mesh/tokenization';
+import { categoryChartSvg } from '@inference-mesh/tool-kit';
 import { buildTokenizer, SPECIAL_TOKENS } from './build-tokenizer';
 import { encodeSplit } from './encode-dataset';
 import { evaluate } from './evaluate';
-import { lineChartSvg } from './line-chart';
 import { readSst2, REPO_ROOT } from './sst2';
 
 const MODEL_NAME = 'sentiment';
@@ -115,11 +115,22 @@ function writeCurves(modelDir: string): void {
   const reports = readdirSync(modelDir)
     .filter((v) => /^[0-9]+$/.test(v))
     .map((v) => JSON.parse(readFileSync(join(modelDir, v, 'training-report.json'), 'utf8')) as TrainingReport);
+  const epochs = [...new Set(reports.flatMap((r) => r.epochs.map((e) => e.epoch)))].sort((a, b) => a - b);
+  const byEpoch = (r: TrainingReport, value: (e: TrainingReport['epochs'][number]) => number) =>
+    epochs.map((epoch) => {
+      const found = r.epochs.find((e) => e.epoch === epoch);
+      return found && value(found);
+    });
   const series = reports.flatMap((r) => [
-    { name: `v${r.version} all dev`, points: r.epochs.map((e) => [e.epoch, e.dev_accuracy] as const) },
-    { name: `v${r.version} >= 10 words`, points: r.epochs.map((e) => [e.epoch, e.dev_long_accuracy] as const) },
+    { name: `v${r.version} all dev`, values: byEpoch(r, (e) => e.dev_accuracy) },
+    { name: `v${r.version} >= 10 words`, values: byEpoch(r, (e) => e.dev_long_accuracy) },
   ]);
-  const svg = lineChartSvg(series, { title: `${MODEL_NAME}: dev accuracy by epoch`, xLabel: 'epoch', yLabel: 'accuracy' });
+  const svg = categoryChartSvg({
+    title: `${MODEL_NAME}: dev accuracy by epoch`,
+    yLabel: 'accuracy',
+    yAxis: 'fit',
+    panels: [{ title: 'dev accuracy', xLabel: 'epoch', categories: epochs.map(String), series }],
+  });
   writeFileSync(join(modelDir, 'training-curves.svg'), svg);
 }
 

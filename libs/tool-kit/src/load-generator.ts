@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ownCpuSeconds, ownPeakRssBytes, processCpuSeconds, processPeakRssBytes } from './process-usage';
 import { coresBusy, cpuMsPerThousandRows, LatencyRecorder, summarizeLatencies, throughput, type LatencySummary } from './stats';
@@ -19,8 +20,10 @@ export interface ClosedLoopOptions {
   readonly servicePid?: number | undefined;
   /** Several processes (a mesh) whose CPU time is measured together, as serviceCpu; their RSS is the caller's. */
   readonly servicePids?: readonly number[];
-  /** Distinct error messages kept as samples. */
+  /** Distinct error messages kept as samples. Default 5. */
   readonly maxErrorSamples?: number;
+  /** Aborting ends the run early: no caller issues another request; the run rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
 }
 
 export interface CpuUsage {
@@ -61,7 +64,8 @@ interface Snapshot {
 /**
  * A closed-loop load: `concurrency` callers each issue a request, await its answer, and issue the next, for the
  * warm-up and then the measured window. A request counts (rows, latency, or error) when it completes inside the
- * window; requests still in flight when the window closes are awaited but not counted.
+ * window; requests still in flight when the window closes are awaited but not counted. An AssertionError thrown
+ * by `issue`, or the signal, ends the run at once: every caller stops, and then the run rejects with it.
  */
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMeasurement> {
   const { concurrency, warmupMs, durationMs, issue, servicePid } = options;
@@ -102,13 +106,41 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMea
   const openTimer = setTimeout(openWindow, warmupMs);
   const closeTimer = setTimeout(closeWindow, warmupMs + durationMs);
 
+  // Every caller stops at the first of: the window closing, the signal, or any caller failing outside `issue`
+  // (a bug, or an assertion of the caller's own): the others must not keep the run going on their own, and the
+  // run rejects only once every caller has returned, so nothing is left issuing requests behind it.
+  let stopped: { readonly reason: unknown } | undefined;
+  const stop = (reason: unknown) => {
+    stopped ??= { reason };
+  };
+  const onAbort = () => stop(options.signal?.reason ?? new Error('the load was aborted'));
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+
   const caller = async (index: number) => {
-    for (;;) {
-      const sent = process.hrtime.bigint();
-      tick(sent);
-      if (end) return;
-      try {
-        const answeredRows = await issue(index, sequence++);
+    try {
+      while (stopped === undefined) {
+        const sent = process.hrtime.bigint();
+        tick(sent);
+        if (end) return;
+        let answeredRows: number;
+        try {
+          answeredRows = await issue(index, sequence++);
+        } catch (error) {
+          // A failed request is counted; a failed assertion of the caller's own about an answer ends the run.
+          if (error instanceof AssertionError) throw error;
+          tick(process.hrtime.bigint());
+          if (start && !end) {
+            errors++;
+            if (errorSamples.size < maxErrorSamples) errorSamples.add(messageOf(error));
+          } else if (!start) {
+            warmupErrors++;
+            if (errorSamples.size < maxErrorSamples) errorSamples.add(`warm-up: ${messageOf(error)}`);
+          }
+          // A failing target can answer at once: let timers and I/O run before the next try.
+          await nextTurn();
+          continue;
+        }
         const now = process.hrtime.bigint();
         tick(now);
         if (start && !end) {
@@ -116,18 +148,9 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMea
           rows += answeredRows;
           latencies.record(Number(now - sent) / 1e6);
         }
-      } catch (error) {
-        tick(process.hrtime.bigint());
-        if (start && !end) {
-          errors++;
-          if (errorSamples.size < maxErrorSamples) errorSamples.add(messageOf(error));
-        } else if (!start) {
-          warmupErrors++;
-          if (errorSamples.size < maxErrorSamples) errorSamples.add(`warm-up: ${messageOf(error)}`);
-        }
-        // A failing target can answer at once: let timers and I/O run before the next try.
-        await nextTurn();
       }
+    } catch (error) {
+      stop(error);
     }
   };
   try {
@@ -135,7 +158,9 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<CaseMea
   } finally {
     clearTimeout(openTimer);
     clearTimeout(closeTimer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
+  if (stopped) throw stopped.reason;
   const first = start!;
   const last = end!;
   const windowSeconds = Number(last.at - first.at) / 1e9;
@@ -172,10 +197,12 @@ function sumDefined(values: readonly (number | undefined)[]): number | undefined
   return sum;
 }
 
+/** An Error's message (grpc-js's and the SDK's name the status: `4 DEADLINE_EXCEEDED: ...`, `INVALID_ARGUMENT: ...`). */
 function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
   if (error && typeof error === 'object' && 'code' in error && 'details' in error) {
     const { code, details } = error as { code: unknown; details: unknown };
     return `gRPC status ${String(code)}: ${String(details)}`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return String(error);
 }

@@ -1,7 +1,7 @@
 /**
- * A dependency-free SVG line chart over categories (e.g. 1, 8, 64 callers, evenly spaced), in one or more panels
- * that share a y axis starting at 0, with dashed horizontal reference lines across every panel.
- * (tools/model's line-chart has a linear x axis and no reference lines, which suits neither.)
+ * The one SVG chart writer of the tools, dependency-free: lines over categories (1, 8, 64 callers; epochs 1 to 5),
+ * evenly spaced, in one or more panels that share a y axis, with dashed horizontal reference lines across every
+ * panel. The y axis starts at 0 (throughput) or fits the data (accuracy curves).
  */
 export interface ChartPanel {
   readonly title: string;
@@ -21,6 +21,8 @@ export interface CategoryChartOptions {
   readonly yLabel: string;
   readonly panels: readonly ChartPanel[];
   readonly references?: readonly ReferenceLine[];
+  /** 'zero' (default): from 0 up; 'fit': from just below the lowest value to just above the highest. */
+  readonly yAxis?: 'zero' | 'fit';
   readonly panelWidth?: number;
   readonly height?: number;
 }
@@ -41,9 +43,8 @@ export function categoryChartSvg(options: CategoryChartOptions): string {
     ...panels.flatMap((p) => p.series.flatMap((s) => s.values.filter((v): v is number => v !== undefined && Number.isFinite(v)))),
     ...references.map((r) => r.value),
   ];
-  // Headroom, so that the highest point or reference line does not sit on the frame.
-  const { max: yMax, step } = niceAxis(Math.max(0, ...values) * 1.08);
-  const y = (v: number) => margin.top + plotH - (v / yMax) * plotH;
+  const { min: yMin, max: yMax, step } = options.yAxis === 'fit' ? fittedAxis(values) : niceAxis(Math.max(0, ...values) * 1.08);
+  const y = (v: number) => margin.top + plotH - ((v - yMin) / (yMax - yMin)) * plotH;
   const names = [...new Set(panels.flatMap((p) => p.series.map((s) => s.name)))];
   const colourOf = (name: string) => COLOURS[names.indexOf(name) % COLOURS.length]!;
 
@@ -53,14 +54,14 @@ export function categoryChartSvg(options: CategoryChartOptions): string {
     `<text x="${(margin.left + width - margin.right) / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
     `<text transform="translate(18 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
   ];
-  for (let v = 0; v <= yMax + step / 2; v += step) {
+  for (let v = yMin; v <= yMax + step / 2; v += step) {
     out.push(`<text x="${margin.left - 6}" y="${fmt(y(v) + 4)}" text-anchor="end">${formatTick(v)}</text>`);
   }
   panels.forEach((panel, p) => {
     const left = margin.left + p * (panelWidth + gap);
     const n = panel.categories.length;
     const x = (i: number) => left + ((i + 0.5) / Math.max(1, n)) * panelWidth;
-    for (let v = 0; v <= yMax + step / 2; v += step) {
+    for (let v = yMin; v <= yMax + step / 2; v += step) {
       out.push(`<line x1="${left}" x2="${left + panelWidth}" y1="${fmt(y(v))}" y2="${fmt(y(v))}" stroke="#e3e3e3"/>`);
     }
     out.push(
@@ -119,13 +120,36 @@ export function categoryChartSvg(options: CategoryChartOptions): string {
   return out.join('\n') + '\n';
 }
 
-/** An axis from 0 to a round maximum at or above `max`, with 4 to 8 round steps (1, 2 or 5 times a power of 10). */
-export function niceAxis(max: number): { max: number; step: number } {
-  if (!(max > 0)) return { max: 1, step: 0.25 };
-  const rough = max / 5;
+interface Axis {
+  readonly min: number;
+  readonly max: number;
+  readonly step: number;
+}
+
+/**
+ * An axis from 0 to a round maximum at or above `max` (the caller adds headroom, so that the highest point does
+ * not sit on the frame), with 4 to 8 round steps (1, 2 or 5 times a power of 10).
+ */
+function niceAxis(max: number): Axis {
+  if (!(max > 0)) return { min: 0, max: 1, step: 0.25 };
+  const step = roundStep(max / 5);
+  return { min: 0, max: Math.ceil(max / step) * step, step };
+}
+
+/** An axis over the values' own range, widened to round steps on both sides. */
+function fittedAxis(values: readonly number[]): Axis {
+  if (values.length === 0) return niceAxis(0);
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  const spread = high - low || Math.abs(high) || 1;
+  const step = roundStep(spread / 4);
+  const min = Math.floor((low - spread * 0.05) / step) * step;
+  return { min, max: Math.max(min + step, Math.ceil((high + spread * 0.05) / step) * step), step };
+}
+
+function roundStep(rough: number): number {
   const power = 10 ** Math.floor(Math.log10(rough));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough) ?? 10 * power;
-  return { max: Math.ceil(max / step) * step, step };
+  return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough) ?? 10 * power;
 }
 
 function formatTick(v: number): string {
