@@ -82,7 +82,7 @@ export class InferenceService {
       let response: inference.ModelInferResponse;
       if (decoded.batchSize === undefined) {
         // No variable first dimension: nothing to batch along, so the request runs alone.
-        const outputs = await served.runner.run(decoded.feeds, decoded.outputNames, context.signal);
+        const { outputs } = await served.runner.run(decoded.feeds, decoded.outputNames, context.signal);
         response = encodeInferResponse(header, decoded.outputNames, outputs);
       } else {
         const result = await executor.infer({

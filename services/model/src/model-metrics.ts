@@ -1,4 +1,5 @@
 import { metrics, ValueType, type Attributes, type Meter } from '@opentelemetry/api';
+import type { BatcherRejectReason } from './batching/dynamic-batcher';
 
 /** The label pair every model metric carries; Prometheus shows them as model_name and model_version. */
 export interface VersionAttributes extends Attributes {
@@ -25,7 +26,10 @@ export interface BatchObservation {
   readonly paddedCells: number;
   readonly totalCells: number;
   readonly queueTimesMs: readonly number[];
+  /** ONNX Runtime's own run time, as the runner measured it where the run happened. */
   readonly computeMs: number;
+  /** The rest of the time from handing the batch to the runner to its outputs: waiting behind the batch in flight. */
+  readonly computeWaitMs: number;
 }
 
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -41,11 +45,13 @@ export class ModelMetrics {
   private readonly memory = new Map<string, { attributes: VersionAttributes; bytes: number }>();
   private readonly queueDuration;
   private readonly computeDuration;
+  private readonly computeWaitDuration;
   private readonly batchSize;
   private readonly padding;
   private readonly requests;
   private readonly inferences;
   private readonly executions;
+  private readonly refusals;
 
   constructor(meter: Meter = metrics.getMeter('@inference-mesh/model-service')) {
     meter
@@ -81,7 +87,12 @@ export class ModelMetrics {
       advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
     });
     this.computeDuration = meter.createHistogram('imesh.model.compute.duration', {
-      description: 'Time one batch took in ONNX Runtime',
+      description: 'Time one batch took in ONNX Runtime, as the inference thread measured it',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
+    this.computeWaitDuration = meter.createHistogram('imesh.model.compute.wait.duration', {
+      description: 'Time a batch handed to ONNX Runtime waited before it ran: behind the batch in flight, and the trip to the inference thread',
       unit: 's',
       advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
     });
@@ -111,6 +122,11 @@ export class ModelMetrics {
       unit: '{batch}',
       valueType: ValueType.INT,
     });
+    this.refusals = meter.createCounter('imesh.model.requests.refused', {
+      description: 'Requests the dynamic batcher sent back without compute, by reason (queue_full, expired, queue_timeout, cancelled)',
+      unit: '{request}',
+      valueType: ValueType.INT,
+    });
   }
 
   /** Starts reporting a version's queue (read when metrics are collected) and memory. */
@@ -123,10 +139,16 @@ export class ModelMetrics {
   recordBatch(attributes: VersionAttributes, batch: BatchObservation): void {
     for (const ms of batch.queueTimesMs) this.queueDuration.record(ms / 1000, attributes);
     this.computeDuration.record(batch.computeMs / 1000, attributes);
+    this.computeWaitDuration.record(batch.computeWaitMs / 1000, attributes);
     this.batchSize.record(batch.rows, attributes);
     if (batch.totalCells > 0) this.padding.record(batch.paddedCells / batch.totalCells, attributes);
     this.inferences.add(batch.rows, attributes);
     this.executions.add(1, attributes);
+  }
+
+  /** A request the batcher refused or dropped before it ran: its queue was full, its deadline or the queue timeout passed, or its caller left. */
+  recordRefusal(attributes: VersionAttributes, reason: BatcherRejectReason): void {
+    this.refusals.add(1, { ...attributes, reason });
   }
 
   recordRequest(attributes: VersionAttributes | { readonly 'model.name': string }, statusCode: string): void {

@@ -43,12 +43,12 @@ function fakeLoader(
   return async (modelPath) => {
     options.onLoad?.();
     const runner: ModelRunner = {
-      async run(feeds, outputNames, signal): Promise<Record<string, Tensor>> {
+      async run(feeds, outputNames, signal) {
         signal.throwIfAborted();
         runs.push(modelPath);
         options.dims?.push([...Object.values(feeds)[0]!.dims]);
         if (options.failWarmUp) throw new Error('kernel exploded');
-        return Object.fromEntries(outputNames.map((name) => [name, new Tensor('float32', new Float32Array(2), [1, 2])]));
+        return { outputs: Object.fromEntries(outputNames.map((name) => [name, new Tensor('float32', new Float32Array(2), [1, 2])])), computeMs: 0 };
       },
       async release() {},
     };
@@ -131,8 +131,8 @@ describe('ModelRegistry', function () {
       const v2 = registry.resolveReady('sentiment', '2');
       const ids = new Tensor('int64', BigInt64Array.from([2n, 199n, 186n, 130n, 494n, 3n]), [1, 6]);
       const mask = new Tensor('int64', new BigInt64Array(6).fill(1n), [1, 6]);
-      const out = await v2.runner.run({ input_ids: ids, attention_mask: mask }, ['logits'], new AbortController().signal);
-      assert.deepEqual(out['logits']!.dims, [1, 2]);
+      const { outputs } = await v2.runner.run({ input_ids: ids, attention_mask: mask }, ['logits'], new AbortController().signal);
+      assert.deepEqual(outputs['logits']!.dims, [1, 2]);
     });
 
     it('does not run for an aborted signal', async () => {
@@ -296,8 +296,8 @@ describe('ModelRegistry', function () {
         assert.ok(logged.some((l) => l.level === 'info' && l.msg === 'execution provider' && l.version === '2' && l.provider === 'cpu' && l.requested === 'auto'));
         const ids = new Tensor('int64', BigInt64Array.from([2n, 100n, 200n, 3n]), [1, 4]);
         const mask = new Tensor('int64', new BigInt64Array(4).fill(1n), [1, 4]);
-        const out = await v2.runner.run({ input_ids: ids, attention_mask: mask }, ['logits'], new AbortController().signal);
-        assert.deepEqual(out['logits']!.dims, [1, 2]);
+        const { outputs } = await v2.runner.run({ input_ids: ids, attention_mask: mask }, ['logits'], new AbortController().signal);
+        assert.deepEqual(outputs['logits']!.dims, [1, 2]);
       } finally {
         await registry.release();
         await pool.close();

@@ -14,9 +14,15 @@ export interface ModelRunner {
    * empty), so callers pass tensors built for this run and do not read or reuse them afterwards. Views into larger
    * buffers (slices of a gRPC message) are copied instead and stay intact.
    */
-  run(feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[], signal: AbortSignal): Promise<Record<string, Tensor>>;
+  run(feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[], signal: AbortSignal): Promise<RunResult>;
   /** Frees the session; idempotent. Runs already submitted finish first; later ones fail. */
   release(): Promise<void>;
+}
+
+/** A run's outputs, and how long ONNX Runtime itself took (not the time the run waited behind others). */
+export interface RunResult {
+  readonly outputs: Record<string, Tensor>;
+  readonly computeMs: number;
 }
 
 /** A model file loaded: its runner and its signature as KServe metadata describes it. */

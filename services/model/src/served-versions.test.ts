@@ -26,7 +26,10 @@ function loaderRecording(loaded: string[]): ModelLoader {
     loaded.push(modelPath);
     return {
       runner: {
-        run: async (_feeds, outputNames) => Object.fromEntries(outputNames.map((name) => [name, new Tensor('float32', new Float32Array(2), [1, 2])])),
+        run: async (_feeds, outputNames) => ({
+          outputs: Object.fromEntries(outputNames.map((name) => [name, new Tensor('float32', new Float32Array(2), [1, 2])])),
+          computeMs: 0,
+        }),
         release: async () => {},
       },
       inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [-1, -1] }],

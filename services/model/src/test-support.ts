@@ -2,6 +2,8 @@
 import { strict as assert } from 'node:assert';
 import type { inference } from '@inference-mesh/protos';
 import { isServiceError } from '@inference-mesh/service-kit';
+import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
+import { ModelMetrics } from './model-metrics';
 
 type InferRequest = inference.ModelInferRequest__Output;
 type InferInput = InferRequest['inputs'][number];
@@ -69,4 +71,28 @@ export async function assertRejectsWithServiceError(action: () => Promise<unknow
   assert.ok(isServiceError(thrown), `expected a ServiceError, got ${String(thrown)}`);
   assert.equal(thrown.code, code, `status of: ${thrown.message}`);
   for (const pattern of patterns) assert.match(thrown.message, pattern);
+}
+
+class CollectingReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+/** ModelMetrics on a meter of their own, and what they recorded so far, by metric name. */
+export function collectedModelMetrics(): {
+  metrics: ModelMetrics;
+  collect: () => Promise<Map<string, DataPoint<unknown>[]>>;
+  shutdown: () => Promise<void>;
+} {
+  const reader = new CollectingReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  const collect = async () => {
+    const { resourceMetrics } = await reader.collect();
+    const byName = new Map<string, DataPoint<unknown>[]>();
+    for (const scope of resourceMetrics.scopeMetrics) {
+      for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric.dataPoints as DataPoint<unknown>[]);
+    }
+    return byName;
+  };
+  return { metrics: new ModelMetrics(provider.getMeter('test')), collect, shutdown: () => provider.shutdown() };
 }

@@ -129,6 +129,7 @@ export class VersionExecutor {
         },
         (members, stats) => this.runBatch(members, names, stats),
         this.clock,
+        { onRejected: (reason) => this.metrics.recordRefusal(this.attributes, reason) },
       );
       this.batchers.set(key, batcher);
     }
@@ -140,13 +141,16 @@ export class VersionExecutor {
     const merged = mergeInputs(members, this.plan);
     const batchId = ++this.batchesRun;
     const started = this.clock.now();
-    const outputs = await this.version.runner.run(merged.feeds, outputNames, NEVER_ABORTED);
+    const { outputs, computeMs } = await this.version.runner.run(merged.feeds, outputNames, NEVER_ABORTED);
     this.metrics.recordBatch(this.attributes, {
       rows: stats.rows,
       paddedCells: stats.paddedCells,
       totalCells: stats.totalCells,
       queueTimesMs: stats.queueTimesMs,
-      computeMs: this.clock.now() - started,
+      computeMs,
+      // The rest of the batch's time on this thread's clock: behind the batch already in flight, and the trip to
+      // the inference thread and back.
+      computeWaitMs: Math.max(0, this.clock.now() - started - computeMs),
     });
     return splitOutputs(outputs, members, merged.sequenceLength, this.sequenceOutputs).map((split) => ({
       outputs: split,

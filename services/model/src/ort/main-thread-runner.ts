@@ -1,5 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { ModelLoader, ModelRunner } from '../model-runner';
+import type { ModelLoader, ModelRunner, RunResult } from '../model-runner';
 import type { ExecutionConfig } from './execution-config';
 import { createOrtSession, tensorSpecsOf } from './session';
 
@@ -32,14 +32,19 @@ class OrtSessionRunner implements ModelRunner {
     feeds: Readonly<Record<string, Tensor>>,
     outputNames: readonly string[],
     signal: AbortSignal,
-  ): Promise<Record<string, Tensor>> {
+  ): Promise<RunResult> {
     signal.throwIfAborted();
     if (this.released) throw new Error('the model session was released');
     // onnxruntime-node runs the session synchronously on the next turn of the event loop; nothing can stop a
-    // run once started, so the check above is the last chance to skip an abandoned request.
-    const running = this.session.run(feeds as InferenceSession.FeedsType, outputNames as string[]);
+    // run once started, so the check above is the last chance to skip an abandoned request. Each run starts once
+    // the one before it has settled, so that its time is its own and not the previous run's too.
+    const running = this.lastRun.then(async () => {
+      const started = performance.now();
+      const outputs = (await this.session.run(feeds as InferenceSession.FeedsType, outputNames as string[])) as Record<string, Tensor>;
+      return { outputs, computeMs: performance.now() - started };
+    });
     this.lastRun = running.catch(() => undefined);
-    return (await running) as Record<string, Tensor>;
+    return running;
   }
 
   async release(): Promise<void> {

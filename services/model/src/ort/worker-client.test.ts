@@ -52,8 +52,8 @@ const TEXTS = ['this movie is great', 'this movie is terrible', 'bad', 'i loved 
 const live = () => new AbortController().signal;
 
 async function logits(model: LoadedModel, feeds: Record<string, Tensor>): Promise<number[]> {
-  const out = await model.runner.run(feeds, ['logits'], live());
-  return Array.from(out['logits']!.data as Float32Array);
+  const { outputs } = await model.runner.run(feeds, ['logits'], live());
+  return Array.from(outputs['logits']!.data as Float32Array);
 }
 
 function assertClose(actual: readonly number[], expected: readonly number[], message?: string): void {
@@ -108,7 +108,7 @@ describe('OrtWorkerClient', function () {
       for (const texts of batches) expected.push(await logits(inThread, feedsOf(texts)));
       const before = pool.stats().runs;
       const outputs = await Promise.all(batches.map((texts) => worker.runner.run(feedsOf(texts), ['logits'], live())));
-      outputs.forEach((out, i) => {
+      outputs.forEach(({ outputs: out }, i) => {
         assert.deepEqual(out['logits']!.dims, [batches[i]!.length, 2], `dims of run ${i}`);
         assertClose(Array.from(out['logits']!.data as Float32Array), expected[i]!, `run ${i} (${batches[i]!.join(' | ')})`);
       });
@@ -159,7 +159,7 @@ describe('OrtWorkerClient', function () {
       const running = model.runner.run(feedsOf(TEXTS), ['logits'], live());
       const releasing = model.runner.release();
       await releasing;
-      assert.deepEqual((await running)['logits']!.dims, [TEXTS.length, 2], 'the run queued before the release completed');
+      assert.deepEqual((await running).outputs['logits']!.dims, [TEXTS.length, 2], 'the run queued before the release completed');
       await assert.rejects(model.runner.run(feedsOf(TEXTS), ['logits'], live()), /the model session was released \(.*sentiment\/2\/model\.onnx\)/);
       await model.runner.release(); // idempotent
       assert.equal(pool.alive, true);

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { unavailable, type Logger } from '@inference-mesh/service-kit';
 import type { Tensor } from 'onnxruntime-node';
 import type { ExecutionConfig } from './execution-config';
-import type { LoadedModel, ModelRunner } from '../model-runner';
+import type { LoadedModel, ModelRunner, RunResult } from '../model-runner';
 import type { OrtLoaderHandle } from './loader';
 import { tensorSpecsOf } from './session';
 import { fromWire, fromWireError, toWire, type WorkerReply, type WorkerRequest } from './wire';
@@ -174,12 +174,12 @@ export class OrtWorkerClient implements OrtLoaderHandle {
   }
 
   /** @internal Runs feeds through a session in the worker; the feeds' whole buffers are transferred. */
-  async run(sessionId: number, feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[]): Promise<Record<string, Tensor>> {
+  async run(sessionId: number, feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[]): Promise<RunResult> {
     const { wire, transfer } = toWire(feeds);
     const ran = await this.request<Reply<'ran'>>({ kind: 'run', sessionId, feeds: wire, outputNames: [...outputNames] }, transfer);
     this.runs++;
     this.computeMs += ran.computeMs;
-    return fromWire(ran.outputs);
+    return { outputs: fromWire(ran.outputs), computeMs: ran.computeMs };
   }
 
   /** @internal Frees a session in the worker once the requests before it are done; nothing to do if the worker is gone. */
@@ -270,7 +270,7 @@ class WorkerRunner implements ModelRunner {
     private readonly modelPath: string,
   ) {}
 
-  async run(feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[], signal: AbortSignal): Promise<Record<string, Tensor>> {
+  async run(feeds: Readonly<Record<string, Tensor>>, outputNames: readonly string[], signal: AbortSignal): Promise<RunResult> {
     signal.throwIfAborted();
     if (this.released) throw new Error(`the model session was released (${this.modelPath})`);
     // Posted now and queued in the worker behind earlier runs; from here on it cannot be stopped.
