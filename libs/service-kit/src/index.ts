@@ -25,5 +25,6 @@ export {
 export { readTlsConfig, serverCredentials, clientCredentials, type TlsConfig, type ClientTls } from './tls';
 export { ServiceServer, type ServingStatus } from './service-server';
 export { runService, type RunningService } from './run-service';
-export { decodeUtf8Texts } from './texts';
+export { startGrpcService, type GrpcServiceOptions, type UnaryHandlersOf } from './grpc-service';
+export { checkUtf8Texts, decodeUtf8Texts } from './texts';
 export { HealthChecker, type HealthAnswer } from './health-checker';

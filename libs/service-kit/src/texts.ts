@@ -1,25 +1,28 @@
+import { isUtf8 } from 'node:buffer';
 import { invalidArgument } from './errors';
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** Only ever given bytes that checkUtf8Texts accepted. */
+const utf8 = new TextDecoder('utf-8');
 
 /**
- * Decodes texts that travel as proto `bytes`, refusing invalid UTF-8 and empty items with INVALID_ARGUMENT
- * naming the field and index (protobufjs would silently replace bad bytes in a `string` field).
+ * Refuses a batch of texts that travel as proto `bytes` (protobufjs would silently replace bad bytes in a
+ * `string` field) with INVALID_ARGUMENT naming the field and index: no items, more than `maxItems`, an empty
+ * item, or invalid UTF-8. Reads the bytes in place: nothing is copied or decoded.
  */
-export function decodeUtf8Texts(field: string, items: readonly Uint8Array[], maxItems: number): string[] {
+export function checkUtf8Texts(field: string, items: readonly Uint8Array[], maxItems: number): void {
   if (items.length === 0) throw invalidArgument(`${field} is empty: send at least one text`);
   if (items.length > maxItems) {
     throw invalidArgument(`${field} has ${items.length} items; at most ${maxItems} are accepted per call: split the batch`);
   }
-  const texts = new Array<string>(items.length);
   for (let i = 0; i < items.length; i++) {
     const bytes = items[i]!;
     if (bytes.length === 0) throw invalidArgument(`${field}[${i}] is empty: every text needs at least one character`);
-    try {
-      texts[i] = strictUtf8.decode(bytes);
-    } catch {
-      throw invalidArgument(`${field}[${i}] is not valid UTF-8`);
-    }
+    if (!isUtf8(bytes)) throw invalidArgument(`${field}[${i}] is not valid UTF-8`);
   }
-  return texts;
+}
+
+/** The texts as strings, after checkUtf8Texts. */
+export function decodeUtf8Texts(field: string, items: readonly Uint8Array[], maxItems: number): string[] {
+  checkUtf8Texts(field, items, maxItems);
+  return items.map((bytes) => utf8.decode(bytes));
 }

@@ -1,7 +1,7 @@
 import type { CoalescerOptions } from './request-coalescer';
 import { readDefaultModel } from '@inference-mesh/model-repository';
 import { readServerConfig, type ClientTls, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
-import { targetProblem } from './downstreams';
+import { targetProblem } from './downstream-targets';
 import { DEFAULT_RETRY_BUDGET, type RetryBudgetConfig } from './retry-budget';
 import { readVersionWeights, type VersionWeight } from './version-split';
 

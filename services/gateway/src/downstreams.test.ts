@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadTokenizerProto } from '@inference-mesh/protos';
 import { strict as assert } from 'node:assert';
-import { connectDownstreams, targetProblem } from './downstreams';
+import { connectDownstreams } from './downstreams';
 
 /**
  * The hop clients against a real grpc-js server whose Encode never answers: what reaches the server is what a
@@ -32,7 +32,8 @@ describe('downstream calls carry the deadline and the cancellation to the server
       const controller = new AbortController();
       const deadlineMs = Date.now() + 20_000;
       const pending = downstreams.encode({ texts: [Buffer.from('x')] }, { deadlineMs, signal: controller.signal });
-      while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      for (let waited = 0; waited < 5_000 && seen.length === 0; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.equal(seen.length, 1, 'the call reached the server');
       const serverDeadline = seen[0]!.deadline;
       const serverDeadlineMs = serverDeadline instanceof Date ? serverDeadline.getTime() : serverDeadline;
       assert.ok(Math.abs(serverDeadlineMs - deadlineMs) < 1_000, `server deadline ${serverDeadlineMs} vs ${deadlineMs}`);
@@ -104,11 +105,5 @@ describe('a comma-separated list of replicas', () => {
     } finally {
       downstreams.close();
     }
-  });
-
-  it('is refused by the configuration when malformed', () => {
-    assert.match(targetProblem('a:1,b') ?? '', /host:port,host:port/);
-    assert.equal(targetProblem('a:1, [::1]:2'), undefined);
-    assert.equal(targetProblem('dns:///model:50053'), undefined);
   });
 });

@@ -123,6 +123,24 @@ export class HopPolicy {
     }
   }
 
+  /**
+   * The retry loop is written here rather than as cockatiel's `retry()` (3.2.1), because that cannot express
+   * four of its rules:
+   * - Never retry into the deadline: the decision needs the next delay, but cockatiel decides first
+   *   (`handleWhen` sees only the error) and draws the delay afterwards; `onRetry`, the one hook that sees the
+   *   delay, is a notification and cannot call the retry off.
+   * - A cancelled call stops during its backoff: cockatiel's sleep ignores the AbortSignal, so the caller would
+   *   wait out the backoff (up to IMESH_RETRY_MAX_BACKOFF_MS) and cockatiel would then make one more attempt.
+   * - Delays from IMESH_RETRY_INITIAL_BACKOFF_MS to IMESH_RETRY_MAX_BACKOFF_MS: cockatiel's decorrelated jitter
+   *   (Polly's V2 formula) scales `initialDelay` instead of starting there, and draws the first delay from
+   *   (0, about 1.4x initialDelay), so a retry could be scheduled sooner than configured (and squeeze in before a
+   *   deadline the configured delay would reach).
+   * - One budget token per retry actually sent: `handleWhen` does not know the attempt number, so a predicate
+   *   that withdraws would also pay for the last failure, which the attempt cap does not retry.
+   * Working around all four would leave cockatiel counting attempts and nothing else, with the decisions, the
+   * jitter and the sleep still ours, spread over callbacks. Cockatiel keeps what it does as specified: the
+   * bulkhead.
+   */
   private async withRetries<T>(attempt: (options: AttemptOptions) => Promise<T>, callerDeadlineMs: number, signal: AbortSignal): Promise<T> {
     this.budget.recordCall();
     let previousDelayMs = this.config.retryInitialBackoffMs;

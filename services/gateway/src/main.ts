@@ -1,5 +1,5 @@
 import { runInstrumentedService } from '@inference-mesh/telemetry';
 import { readGatewayConfig } from './config';
-import { startGatewayService } from './gateway-service';
+import { startGatewayServer } from './server';
 
-runInstrumentedService('gateway', readGatewayConfig, startGatewayService);
+runInstrumentedService('gateway', readGatewayConfig, startGatewayServer);

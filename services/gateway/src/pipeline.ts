@@ -1,15 +1,14 @@
 import { status } from '@grpc/grpc-js';
 import type { inference, pipeline } from '@inference-mesh/protos';
-import { ServiceError, invalidArgument } from '@inference-mesh/service-kit';
+import { ServiceError, checkUtf8Texts } from '@inference-mesh/service-kit';
 import type { Hop } from './config';
 import type { Downstreams } from './downstreams';
 import type { AttemptOptions, HopPolicy } from './hop-policy';
 import { RequestCoalescer, type CoalescerOptions } from './request-coalescer';
 import { VersionSplit, type VersionWeight } from './version-split';
-import { isUtf8 } from 'node:buffer';
 
 export interface ClassifyInput {
-  /** UTF-8 bytes as received; the tokenizer validates the encoding. */
+  /** UTF-8 bytes as received: checked per request, passed on to the tokenizer undecoded. */
   readonly texts: readonly Uint8Array[];
   /** Empty: the default model. */
   readonly modelName: string;
@@ -29,7 +28,7 @@ export interface PipelineOptions {
   readonly maxBatchTexts: number;
   /** The default model's canary split for requests that name no version (IMESH_MODEL_VERSION_WEIGHTS); none: the latest. */
   readonly modelVersionWeights?: readonly VersionWeight[];
-  /** Wraps every classify call (the gateway's admission limit and fallback model: see gateway-service.ts). */
+  /** Wraps every classify call (the gateway's admission limit and fallback model: see server.ts). */
   readonly guard?: ClassifyGuard;
   /** Merge concurrent requests into one call per hop (IMESH_GATEWAY_BATCHING); undefined: one call per request. */
   readonly coalescing?: CoalescerOptions;
@@ -85,7 +84,8 @@ export class ClassifyPipeline {
   }
 
   private async classifyOnce(input: ClassifyInput, budget: CallBudget): Promise<pipeline.ClassifyResult[]> {
-    this.validate(input.texts);
+    // Checked here, per request, so that one caller's bad bytes never reach a call merged with others'.
+    checkUtf8Texts('texts', input.texts, this.options.maxBatchTexts);
     const modelName = input.modelName || this.options.defaultModel;
     // The version is chosen before the tokenizer, whose ids belong to one version; a named version stays pinned.
     const requestedVersion = input.modelVersion || (modelName === this.options.defaultModel && this.versionSplit?.pick()) || '';
@@ -146,18 +146,6 @@ export class ClassifyPipeline {
       truncated: truncated.has(row),
       degraded: false,
     }));
-  }
-
-  private validate(texts: readonly Uint8Array[]): void {
-    if (texts.length === 0) throw invalidArgument('texts is empty: send at least one text');
-    if (texts.length > this.options.maxBatchTexts) {
-      throw invalidArgument(`texts has ${texts.length} items; at most ${this.options.maxBatchTexts} are accepted per call: split the batch`);
-    }
-    const empty = texts.findIndex((text) => text.length === 0);
-    if (empty >= 0) throw invalidArgument(`texts[${empty}] is empty: every text needs at least one character`);
-    // Checked here, per request, so that one caller's bad bytes never reach a call merged with others'.
-    const invalid = texts.findIndex((text) => !isUtf8(text));
-    if (invalid >= 0) throw invalidArgument(`texts[${invalid}] is not valid UTF-8`);
   }
 
   private run<T>(hop: Hop, budget: CallBudget, attempt: (options: AttemptOptions) => Promise<T>): Promise<T> {

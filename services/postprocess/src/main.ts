@@ -1,5 +1,5 @@
 import { runInstrumentedService } from '@inference-mesh/telemetry';
 import { readPostprocessConfig } from './config';
-import { startPostprocessService } from './service';
+import { startPostprocessServer } from './server';
 
-runInstrumentedService('postprocess', readPostprocessConfig, startPostprocessService);
+runInstrumentedService('postprocess', readPostprocessConfig, startPostprocessServer);

@@ -1,5 +1,5 @@
 import { runInstrumentedService } from '@inference-mesh/telemetry';
 import { readTokenizerConfig } from './config';
-import { startTokenizerService } from './service';
+import { startTokenizerServer } from './server';
 
-runInstrumentedService('tokenizer', readTokenizerConfig, startTokenizerService);
+runInstrumentedService('tokenizer', readTokenizerConfig, startTokenizerServer);

@@ -1,10 +1,11 @@
 import { loadPipelineProto, SERVICE_NAMES } from '@inference-mesh/protos';
 import { clientCredentials, ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
 import { AdmissionGate } from './admission';
-import { createPipelineHandlers } from './classify-service';
+import { createPipelineHandlers } from './handlers';
 import { HOPS, type GatewayConfig, type Hop } from './config';
 import { DownstreamHealthMirror, grpcHealthProbe } from './downstream-health';
-import { channelOptions, channelTarget, connectDownstreams, connectModel, type ChannelSettings, type ModelDownstream } from './downstreams';
+import { channelTarget } from './downstream-targets';
+import { channelOptions, connectDownstreams, connectModel, type ChannelSettings, type ModelDownstream } from './downstreams';
 import { ModelFallback } from './fallback';
 import { GatewayMetrics } from './gateway-metrics';
 import { HopPolicy } from './hop-policy';
@@ -24,7 +25,7 @@ const FALLBACK_HOP = 'model-fallback';
  * model when one is configured, and serves PipelineService; health turns SERVING once listening, and the
  * downstreams' health is mirrored from then on.
  */
-export async function startGatewayService(config: GatewayConfig, logger: Logger): Promise<RunningService> {
+export async function startGatewayServer(config: GatewayConfig, logger: Logger): Promise<RunningService> {
   const metrics = new GatewayMetrics();
   const credentials = clientCredentials(config.downstreamTls);
   const settings: ChannelSettings = { maxMessageBytes: config.server.maxMessageBytes, keepalive: config.server.keepalive, credentials };

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { CallBudget, ClassifyPipeline } from './pipeline';
 
-export interface ClassifyServiceOptions {
+export interface PipelineHandlerOptions {
   /** Applies to a call without a deadline, and to each request on a stream; a caller's earlier deadline wins. */
   readonly defaultDeadlineMs: number;
   readonly streamMaxInFlight: number;
@@ -17,7 +17,7 @@ type ClassifyStreamCall = ServerDuplexStream<pipeline.ClassifyRequest__Output, p
 /** PipelineService: Classify for one batch, ClassifyStream for many batches over one long-lived call. */
 export function createPipelineHandlers(
   classifyPipeline: ClassifyPipeline,
-  options: ClassifyServiceOptions,
+  options: PipelineHandlerOptions,
   logger: Logger,
 ): pipeline.PipelineServiceHandlers {
   const classify = async (request: pipeline.ClassifyRequest__Output, requestId: string, budget: CallBudget): Promise<pipeline.ClassifyResponse> => {

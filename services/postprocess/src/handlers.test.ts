@@ -4,7 +4,7 @@ import { createLogger, isServiceError, type CallContext } from '@inference-mesh/
 import { strict as assert } from 'node:assert';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { LabelRegistry } from './label-registry';
-import { createPostprocessHandler } from './postprocess-handler';
+import { createPostprocessHandler } from './handlers';
 
 const MAX_BATCH_ROWS = 4;
 

@@ -3,7 +3,7 @@ import { loadTokenizerProto, SERVICE_NAMES, type tokenizer } from '@inference-me
 import { createLogger, EnvReader, HealthChecker, type ServiceServer } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { readTokenizerConfig } from './config';
-import { startTokenizerService } from './service';
+import { startTokenizerServer } from './server';
 
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
 
@@ -30,7 +30,7 @@ describe('tokenizer service over gRPC', function () {
     });
     const config = readTokenizerConfig(env);
     env.done();
-    server = await startTokenizerService(config, createLogger('tokenizer', 'error', () => {}));
+    server = await startTokenizerServer(config, createLogger('tokenizer', 'error', () => {}));
     const address = `127.0.0.1:${server.port}`;
     const { grpc: proto } = loadTokenizerProto();
     client = new proto.inference_mesh.tokenizer.v1.TokenizerService(address, grpc.credentials.createInsecure());

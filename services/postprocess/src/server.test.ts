@@ -3,7 +3,7 @@ import { loadPostprocessProto, SERVICE_NAMES, type postprocess } from '@inferenc
 import { createLogger, EnvReader, HealthChecker, type ServiceServer } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { readPostprocessConfig } from './config';
-import { startPostprocessService } from './service';
+import { startPostprocessServer } from './server';
 
 type Callback<T> = (error: grpc.ServiceError | null, response?: T) => void;
 
@@ -31,7 +31,7 @@ describe('postprocess service over gRPC', function () {
     const env = new EnvReader({ IMESH_HOST: '127.0.0.1', IMESH_POSTPROCESS_PORT: '0', IMESH_DRAIN_TIMEOUT_MS: '1000' });
     const config = readPostprocessConfig(env);
     env.done();
-    server = await startPostprocessService(config, createLogger('postprocess', 'error', () => {}));
+    server = await startPostprocessServer(config, createLogger('postprocess', 'error', () => {}));
     const address = `127.0.0.1:${server.port}`;
     const { grpc: proto } = loadPostprocessProto();
     client = new proto.inference_mesh.postprocess.v1.PostprocessService(address, grpc.credentials.createInsecure());

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { BatchEncoder, type EncodedBatch } from '@inference-mesh/tokenization';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
-import { createEncodeHandler } from './encode-handler';
+import { createEncodeHandler } from './handlers';
 import { TokenizerRegistry } from './tokenizer-registry';
 
 const MAX_BATCH_TEXTS = 3;

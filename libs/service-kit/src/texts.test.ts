@@ -1,0 +1,28 @@
+import { status } from '@grpc/grpc-js';
+import { strict as assert } from 'node:assert';
+import { checkUtf8Texts } from './texts';
+
+/** Asserts that checkUtf8Texts refuses `items` with INVALID_ARGUMENT and exactly `message`. */
+function assertRefused(items: Uint8Array[], maxItems: number, message: string, why?: string): void {
+  assert.throws(() => checkUtf8Texts('texts', items, maxItems), { name: 'ServiceError', code: status.INVALID_ARGUMENT, message }, why);
+}
+
+describe('checkUtf8Texts', () => {
+  it('accepts valid UTF-8, multi-byte characters included, and leaves the bytes as they were', () => {
+    const items = [Buffer.from('héllo'), Buffer.from('日本')];
+    const before = items.map((item) => Buffer.from(item));
+    checkUtf8Texts('texts', items, 2);
+    assert.deepEqual(items, before);
+  });
+
+  it('names the first item that is empty or not UTF-8, in the order the items came', () => {
+    assertRefused([Buffer.from('ok'), Buffer.from([0xed, 0xa0, 0x80])], 4, 'texts[1] is not valid UTF-8', 'an encoded surrogate');
+    assertRefused([Buffer.from([0xc0, 0xaf]), Buffer.alloc(0)], 4, 'texts[0] is not valid UTF-8', 'an overlong encoding');
+    assertRefused([Buffer.from('a'), Buffer.alloc(0), Buffer.from([0xff])], 4, 'texts[1] is empty: every text needs at least one character');
+  });
+
+  it('refuses an empty batch and a batch over the limit before reading any item', () => {
+    assertRefused([], 4, 'texts is empty: send at least one text');
+    assertRefused([Buffer.from([0xff]), Buffer.from('b')], 1, 'texts has 2 items; at most 1 are accepted per call: split the batch');
+  });
+});
