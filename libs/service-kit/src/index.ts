@@ -23,8 +23,8 @@ export {
   type KeepaliveConfig,
 } from './server-config';
 export { readTlsConfig, serverCredentials, clientCredentials, type TlsConfig, type ClientTls } from './tls';
-export { ServiceServer, type ServingStatus } from './service-server';
-export { runService, type RunningService } from './run-service';
+export { ServiceServer, PortInUseError, type ServingStatus } from './service-server';
+export { runService, CHECK_CONFIG_FLAG, type RunningService } from './run-service';
 export { startGrpcService, type GrpcServiceOptions, type UnaryHandlersOf } from './grpc-service';
 export { checkUtf8Texts, decodeUtf8Texts } from './texts';
 export { HealthChecker, type HealthAnswer } from './health-checker';

@@ -17,6 +17,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
+  /** The variable `port` was read from (e.g. IMESH_GATEWAY_PORT), named when the port is already in use. */
+  readonly portVariable?: string;
   readonly maxMessageBytes: number;
   /** After SIGTERM: keep serving (health NOT_SERVING) this long so load balancers stop sending first. */
   readonly shutdownGraceMs: number;
@@ -44,9 +46,11 @@ export const KEEPALIVE_DEFAULTS: KeepaliveConfig = { timeMs: 5_000, timeoutMs: 5
 
 /** The settings every service reads, e.g. IMESH_TOKENIZER_PORT, IMESH_MAX_MESSAGE_BYTES. */
 export function readServerConfig(env: EnvReader, service: ServiceName): ServerConfig {
+  const portVariable = `IMESH_${service.toUpperCase()}_PORT`;
   return {
     host: env.string('IMESH_HOST', '0.0.0.0'),
-    port: env.port(`IMESH_${service.toUpperCase()}_PORT`, DEFAULT_PORTS[service]),
+    port: env.port(portVariable, DEFAULT_PORTS[service]),
+    portVariable,
     maxMessageBytes: env.integer('IMESH_MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, { min: 1024, max: 2 ** 31 - 1 }),
     shutdownGraceMs: env.integer('IMESH_SHUTDOWN_GRACE_MS', 0, { min: 0, max: 600_000 }),
     drainTimeoutMs: env.integer('IMESH_DRAIN_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),

@@ -1,5 +1,6 @@
 import { Server, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
+import { createServer } from 'node:net';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
@@ -8,6 +9,18 @@ import { KEEPALIVE_DEFAULTS, type ServerConfig } from './server-config';
 import { serverCredentials } from './tls';
 
 export type { ServingStatus };
+
+/** The configured port is held by another process: what to do about it is the whole message. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+
+  constructor(
+    readonly port: number,
+    portVariable: string | undefined,
+  ) {
+    super(`port ${port} is already in use (another mesh running?): stop it${portVariable ? ` or set ${portVariable}` : ''}`);
+  }
+}
 
 /**
  * A grpc-js server with what every service of the mesh carries: grpc.health.v1 (NOT_SERVING until the service
@@ -68,11 +81,16 @@ export class ServiceServer {
     this.health.addToServer(this.server);
     const healthDefinition = loadSync(healthProtoPath, { keepCase: true });
     new ReflectionService({ ...this.reflected, ...healthDefinition }).addToServer(this.server);
-    const address = `${this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host}:${this.config.port}`;
+    const { host, port, portVariable } = this.config;
+    const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    await assertPortFree(host, port, portVariable);
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, serverCredentials(this.config.tls), (error, port) =>
-        error ? reject(new Error(`cannot listen on ${address}: ${error.message}`)) : resolve(port),
-      );
+      this.server.bindAsync(address, serverCredentials(this.config.tls), (error, boundPort) => {
+        if (!error) resolve(boundPort);
+        // Taken between the probe and the bind.
+        else if (error.message.includes('EADDRINUSE')) reject(new PortInUseError(port, portVariable));
+        else reject(new Error(`cannot listen on ${address}: ${error.message}`));
+      });
     });
     // The launcher and tests read this line to learn the port.
     const tls = this.config.tls ? (this.config.tls.ca ? 'mutual' : 'server') : 'off';
@@ -123,6 +141,20 @@ export class ServiceServer {
     }
     this.logger.info('stopped');
   }
+}
+
+/**
+ * A taken port found before grpc-js tries it: grpc-js would log its own error line to stderr first ("No address
+ * added out of total 1 resolved"), which says nothing about the port. Port 0 is never taken.
+ */
+function assertPortFree(host: string, port: number, portVariable: string | undefined): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    // Any other failure (a host that is not ours, a privileged port) is left for the real bind to report.
+    probe.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? reject(new PortInUseError(port, portVariable)) : resolve()));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,52 +1,69 @@
 #!/usr/bin/env node
 // `npm start`: the whole mesh on this machine, on the default ports unless IMESH_<SERVICE>_PORT says otherwise.
+// A service that exits on its own is started again (the others keep serving); the launcher's own death, however
+// it comes, takes every service with it (they watch its IPC channel).
 import { DEFAULT_PORTS } from '@inference-mesh/service-kit';
-import { MESH_SERVICES, startMesh, type MeshService } from './mesh';
+import { DEFAULT_RESTART_POLICY, MESH_SERVICES, startMesh, type MeshEvent } from './mesh';
+
+/** Where `imesh` looks for the gateway when given no --target. */
+const CLI_DEFAULT_TARGET = `127.0.0.1:${DEFAULT_PORTS.gateway}`;
 
 async function main(): Promise<void> {
-  const ports = Object.fromEntries(
-    MESH_SERVICES.map((service) => [service, Number(process.env[`IMESH_${service.toUpperCase()}_PORT`] ?? DEFAULT_PORTS[service])]),
-  ) as Record<MeshService, number>;
+  // A closed terminal (SIGHUP) makes every write fail; the services must still be stopped, in order.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const verbose = process.env.IMESH_START_VERBOSE === '1';
   process.stdout.write('starting tokenizer, model, postprocess, then gateway ...\n');
   const mesh = await startMesh({
-    ports,
+    // Each service reads its own IMESH_<SERVICE>_PORT, so a bad value is reported as the user wrote it.
+    ports: 'environment',
     host: process.env.IMESH_HOST ?? '127.0.0.1',
     readyTimeoutMs: 120_000,
+    restart: DEFAULT_RESTART_POLICY,
     onLog: (service, line) => {
       // Warnings and errors always show; the rest with IMESH_START_VERBOSE=1.
       if (verbose || /"level":"(warn|error)"/.test(line) || !line.startsWith('{')) process.stdout.write(`${service.padEnd(11)} ${line}\n`);
     },
+    onEvent: (event) => process.stderr.write(`${describe(event)}\n`),
   });
   process.stdout.write('\ninference-mesh is SERVING:\n');
   for (const service of MESH_SERVICES) {
     process.stdout.write(`  ${service.padEnd(11)} ${mesh.services[service].address}  (pid ${mesh.services[service].process.pid})\n`);
   }
-  process.stdout.write(`\ntry:  npx imesh classify "a gorgeous, witty, seductive movie."\n      npx imesh health\nCtrl-C stops everything.\n`);
+  const target = mesh.gateway === CLI_DEFAULT_TARGET ? '' : ` --target ${mesh.gateway}`;
+  process.stdout.write(
+    `\ntry:  npx imesh classify${target} "a gorgeous, witty, seductive movie."\n      npx imesh health${target}\nCtrl-C stops everything.\n`,
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping the services ...\n`);
-    mesh.stop().then(() => {
+    void mesh.stop().then(() => {
       process.stdout.write('stopped.\n');
       process.exit(0);
     });
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  for (const service of MESH_SERVICES) {
-    mesh.services[service].process.once('exit', (code, signal) => {
-      if (stopping) return;
-      process.stderr.write(`${service} exited unexpectedly (${signal ?? `code ${code}`}); stopping the rest\n`);
-      stopping = true;
-      void mesh.stop().then(() => process.exit(1));
-    });
+  process.on('SIGHUP', stop);
+}
+
+function describe(event: MeshEvent): string {
+  const seconds = (ms: number) => `${ms / 1000} s`;
+  switch (event.kind) {
+    case 'exited':
+      return `${event.service} (pid ${event.pid}) exited unexpectedly (${event.how}); restarting it in ${seconds(event.restartInMs ?? 0)} on the same port`;
+    case 'restarted':
+      return `${event.service} restarted: ${event.address}  (pid ${event.pid})`;
+    case 'restart-failed':
+      return `${event.service} did not restart: ${event.error}\n${event.service}: trying again in ${seconds(event.restartInMs)}`;
   }
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  // A MeshStartError's message holds each service's own report, once.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`npm start failed:\n${message}\n`);
   process.exit(1);
 });
