@@ -278,17 +278,17 @@ describe('ModelRegistry', function () {
     });
 
     it('loads the real versions into the ONNX Runtime worker, warmed up per batch size, each with the memory it took', async () => {
-      const pool = await OrtWorkerClient.start({ execution: { ...DEFAULT_EXECUTION, intraOpThreads: 1 }, logger: quietLogger() });
+      const ortWorker = await OrtWorkerClient.start({ execution: { ...DEFAULT_EXECUTION, intraOpThreads: 1 }, logger: quietLogger() });
       const lines: string[] = [];
       const registry = await ModelRegistry.load({
         repositoryRoot: DEFAULT_MODEL_REPOSITORY,
-        loadModel: pool.loadModel,
+        loadModel: ortWorker.loadModel,
         logger: quietLogger(lines),
         warmupBatchSizes: [1, 4],
       });
       try {
         assert.equal(registry.ready, true);
-        assert.equal(pool.stats().runs, 4, 'two warm-up runs per version');
+        assert.equal(ortWorker.stats().runs, 4, 'two warm-up runs per version');
         const v2 = registry.resolveReady('sentiment', '2');
         assert.ok(Number.isSafeInteger(v2.memoryBytes) && v2.memoryBytes > 0, `memoryBytes ${v2.memoryBytes}`);
         assert.equal(v2.executionProvider?.provider, 'cpu');
@@ -300,7 +300,7 @@ describe('ModelRegistry', function () {
         assert.deepEqual(outputs['logits']!.dims, [1, 2]);
       } finally {
         await registry.release();
-        await pool.close();
+        await ortWorker.close();
       }
     });
 

@@ -73,18 +73,18 @@ describe('OrtWorkerClient', function () {
   this.timeout(60_000);
 
   describe('with the real sentiment/2', () => {
-    let pool: OrtWorkerClient;
+    let client: OrtWorkerClient;
     let worker: LoadedModel;
     let inThread: LoadedModel;
     before(async () => {
-      pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
-      worker = await pool.loadModel(MODEL);
+      client = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
+      worker = await client.loadModel(MODEL);
       inThread = await ortInThreadLoader({ ...EXECUTION, worker: false })(MODEL);
     });
     after(async () => {
       await worker?.runner.release();
       await inThread?.runner.release();
-      await pool?.close();
+      await client?.close();
     });
 
     it('describes the model as the in-thread loader does and says which provider serves it', () => {
@@ -106,14 +106,14 @@ describe('OrtWorkerClient', function () {
       const batches = Array.from({ length: 24 }, (_, i) => TEXTS.slice(i % TEXTS.length, (i % TEXTS.length) + 1 + (i % 3)));
       const expected: number[][] = [];
       for (const texts of batches) expected.push(await logits(inThread, feedsOf(texts)));
-      const before = pool.stats().runs;
+      const before = client.stats().runs;
       const outputs = await Promise.all(batches.map((texts) => worker.runner.run(feedsOf(texts), ['logits'], live())));
       outputs.forEach(({ outputs: out }, i) => {
         assert.deepEqual(out['logits']!.dims, [batches[i]!.length, 2], `dims of run ${i}`);
         assertClose(Array.from(out['logits']!.data as Float32Array), expected[i]!, `run ${i} (${batches[i]!.join(' | ')})`);
       });
-      assert.equal(pool.stats().runs - before, batches.length);
-      assert.equal(pool.stats().pending, 0);
+      assert.equal(client.stats().runs - before, batches.length);
+      assert.equal(client.stats().pending, 0);
     });
 
     it('transfers whole feed buffers to the worker and copies views into larger buffers, leaving those intact', async () => {
@@ -155,22 +155,22 @@ describe('OrtWorkerClient', function () {
     });
 
     it('lets runs submitted before a release finish, then fails runs of the released version clearly', async () => {
-      const model = await pool.loadModel(MODEL);
+      const model = await client.loadModel(MODEL);
       const running = model.runner.run(feedsOf(TEXTS), ['logits'], live());
       const releasing = model.runner.release();
       await releasing;
       assert.deepEqual((await running).outputs['logits']!.dims, [TEXTS.length, 2], 'the run queued before the release completed');
       await assert.rejects(model.runner.run(feedsOf(TEXTS), ['logits'], live()), /the model session was released \(.*sentiment\/2\/model\.onnx\)/);
       await model.runner.release(); // idempotent
-      assert.equal(pool.alive, true);
+      assert.equal(client.alive, true);
     });
 
     it('does not post a run whose signal has already aborted', async () => {
       const controller = new AbortController();
       controller.abort(new Error('caller gone'));
-      const before = pool.stats().runs;
+      const before = client.stats().runs;
       await assert.rejects(worker.runner.run(feedsOf(TEXTS), ['logits'], controller.signal), /caller gone/);
-      assert.equal(pool.stats().runs, before);
+      assert.equal(client.stats().runs, before);
     });
 
     it('rejects a run that ONNX Runtime refuses with its error, and keeps serving', async () => {
@@ -182,47 +182,47 @@ describe('OrtWorkerClient', function () {
   });
 
   it('serves on the CPU, and says why, when CUDA is requested on a machine without it', async () => {
-    const pool = await OrtWorkerClient.start({ execution: { ...EXECUTION, executionProvider: 'cuda' }, logger: logLines() });
+    const client = await OrtWorkerClient.start({ execution: { ...EXECUTION, executionProvider: 'cuda' }, logger: logLines() });
     try {
-      const model = await pool.loadModel(MODEL);
+      const model = await client.loadModel(MODEL);
       assert.equal(model.executionProvider?.provider, 'cpu', 'this machine has no CUDA-enabled onnxruntime-node');
       assert.equal(model.executionProvider?.requested, 'cuda');
       assert.match(model.executionProvider?.fallbackReason ?? '', /CUDA|cuda/);
       assert.equal((await logits(model, feedsOf(['fine']))).length, 2);
     } finally {
-      await pool.close();
+      await client.close();
     }
   });
 
   it('refuses a file that is not a model, and keeps serving', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ort-worker-'));
     writeFileSync(join(dir, 'model.onnx'), 'this is not an ONNX model');
-    const pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
+    const client = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
     try {
-      await assert.rejects(pool.loadModel(join(dir, 'model.onnx')), (error: Error) => !/CUDA/.test(error.message) && error.message.length > 0);
-      assert.equal(pool.alive, true);
-      assert.equal((await logits(await pool.loadModel(MODEL), feedsOf(['fine']))).length, 2);
+      await assert.rejects(client.loadModel(join(dir, 'model.onnx')), (error: Error) => !/CUDA/.test(error.message) && error.message.length > 0);
+      assert.equal(client.alive, true);
+      assert.equal((await logits(await client.loadModel(MODEL), feedsOf(['fine']))).length, 2);
     } finally {
-      await pool.close();
+      await client.close();
     }
   });
 
   it('rejects pending runs with UNAVAILABLE when closed, refuses later ones, and does not call onWorkerExit', async () => {
-    const pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
-    const model = await pool.loadModel(MODEL);
+    const client = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines() });
+    const model = await client.loadModel(MODEL);
     let exits = 0;
-    pool.onWorkerExit(() => exits++);
+    client.onWorkerExit(() => exits++);
     const pending = [1, 2, 3].map(() => settled(model.runner.run(bigFeeds(32, 64), ['logits'], live())));
-    await pool.close();
+    await client.close();
     for (const result of await Promise.all(pending)) {
       assert.ok(!result.ok && isServiceError(result.error) && result.error.code === status.UNAVAILABLE, String(!result.ok && result.error));
       assert.match((result.error as Error).message, /shutting down/);
     }
     await assert.rejects(model.runner.run(feedsOf(['fine']), ['logits'], live()), /shutting down/);
     await model.runner.release(); // nothing left to free: no error
-    await pool.close(); // idempotent
+    await client.close(); // idempotent
     assert.equal(exits, 0);
-    assert.equal(pool.alive, false);
+    assert.equal(client.alive, false);
   });
 
   describe('when the worker thread dies', () => {
@@ -252,10 +252,10 @@ parentPort.postMessage({ kind: 'ready' });
     ] as const) {
       it(`rejects every pending run with UNAVAILABLE, logs, tells onWorkerExit once and fails later runs at once (${trigger === 7 ? 'uncaught error' : 'exit'})`, async () => {
         const lines: string[] = [];
-        const pool = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines(lines), workerPath: script });
+        const client = await OrtWorkerClient.start({ execution: EXECUTION, logger: logLines(lines), workerPath: script });
         const exits: Error[] = [];
-        pool.onWorkerExit((error) => exits.push(error));
-        const model = await pool.loadModel('/any/model.onnx');
+        client.onWorkerExit((error) => exits.push(error));
+        const model = await client.loadModel('/any/model.onnx');
         assert.deepEqual(model.inputs, [{ name: 'x', datatype: 'FP32', shape: [-1] }]);
         const waiting = settled(model.runner.run(x(1), ['y'], live()));
         const dying = settled(model.runner.run(x(trigger), ['y'], live()));
@@ -268,16 +268,16 @@ parentPort.postMessage({ kind: 'ready' });
         assert.equal(exits.length, 1, 'told once, though the worker both failed and exited');
         assert.match(exits[0]!.message, cause);
         await assert.rejects(model.runner.run(x(1), ['y'], live()), cause);
-        await assert.rejects(pool.loadModel('/any/model.onnx'), cause);
-        assert.equal(pool.alive, false);
+        await assert.rejects(client.loadModel('/any/model.onnx'), cause);
+        assert.equal(client.alive, false);
         const late: Error[] = [];
-        pool.onWorkerExit((error) => late.push(error));
+        client.onWorkerExit((error) => late.push(error));
         await new Promise((resolve) => process.nextTick(resolve));
         assert.equal(late.length, 1, 'a listener hooked after the death hears of it too');
         const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; pendingRequests?: number });
         assert.ok(logged.some((l) => l.level === 'error' && /worker thread stopped/.test(l.msg) && l.pendingRequests === 2), lines.join('\n'));
         await model.runner.release();
-        await pool.close();
+        await client.close();
       });
     }
   });

@@ -33,7 +33,7 @@ interface Pending {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-/** A request before the pool numbers it. */
+/** A request before the client numbers it. */
 type RequestBody = DistributiveOmit<WorkerRequest, 'id'>;
 
 /**
@@ -112,7 +112,7 @@ export class OrtWorkerClient implements OrtLoaderHandle {
     return new OrtWorkerClient(worker, options);
   }
 
-  /** Loads a model file into a session in the worker, with the pool's execution configuration. */
+  /** Loads a model file into a session in the worker, with the client's execution configuration. */
   readonly loadModel = async (modelPath: string): Promise<LoadedModel> => {
     const loaded = await this.request<Reply<'loaded'>>({ kind: 'load', modelPath, execution: this.options.execution });
     const runner = new WorkerRunner(this, loaded.sessionId, modelPath);
@@ -215,7 +215,7 @@ export class OrtWorkerClient implements OrtLoaderHandle {
     if (reply.kind === 'ready') return;
     if (--this.posted === 0) this.onWorkerIdle?.();
     const pending = this.pending.get(reply.id);
-    if (!pending) return; // already rejected: the pool was closed
+    if (!pending) return; // already rejected: the client was closed
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
     if (reply.kind === 'failed') pending.reject(fromWireError(reply.error));
@@ -265,7 +265,7 @@ class WorkerRunner implements ModelRunner {
   private released = false;
 
   constructor(
-    private readonly pool: OrtWorkerClient,
+    private readonly client: OrtWorkerClient,
     private readonly sessionId: number,
     private readonly modelPath: string,
   ) {}
@@ -274,12 +274,12 @@ class WorkerRunner implements ModelRunner {
     signal.throwIfAborted();
     if (this.released) throw new Error(`the model session was released (${this.modelPath})`);
     // Posted now and queued in the worker behind earlier runs; from here on it cannot be stopped.
-    return this.pool.run(this.sessionId, feeds, outputNames);
+    return this.client.run(this.sessionId, feeds, outputNames);
   }
 
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.pool.releaseSession(this.sessionId);
+    await this.client.releaseSession(this.sessionId);
   }
 }
