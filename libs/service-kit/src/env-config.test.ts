@@ -13,6 +13,7 @@ describe('EnvReader', () => {
     assert.deepEqual(config, {
       host: '0.0.0.0',
       port: 6000,
+      portVariable: 'IMESH_TOKENIZER_PORT',
       maxMessageBytes: 4 * 1024 * 1024,
       shutdownGraceMs: 0,
       drainTimeoutMs: 10_000,

@@ -4,7 +4,8 @@ import { strict as assert } from 'node:assert';
 import { invalidArgument } from './errors';
 import { unaryHandler } from './handlers';
 import { createLogger } from './logger';
-import { ServiceServer } from './service-server';
+import { createServer, type Server } from 'node:net';
+import { PortInUseError, ServiceServer } from './service-server';
 import { HealthChecker } from './health-checker';
 
 const logger = createLogger('test', 'error', () => {});
@@ -77,6 +78,26 @@ describe('ServiceServer', () => {
       assert.ok(error && [grpc.status.CANCELLED, grpc.status.UNAVAILABLE].includes(error.code), `the stuck call ended: ${error?.message}`);
     } finally {
       client.close();
+    }
+  });
+
+  it('refuses a port another process holds with one message naming the port and the variable that moves it', async () => {
+    const holder = await new Promise<Server>((resolve, reject) => {
+      const server = createServer().once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    const port = (holder.address() as { port: number }).port;
+    const config = { host: '127.0.0.1', port, portVariable: 'IMESH_POSTPROCESS_PORT', maxMessageBytes: 1 << 20, shutdownGraceMs: 0, drainTimeoutMs: 100, logLevel: 'error' as const };
+    const server = new ServiceServer(config, logger);
+    try {
+      await assert.rejects(server.start(), (error: unknown) => {
+        assert.ok(error instanceof PortInUseError);
+        assert.equal(error.message, `port ${port} is already in use (another mesh running?): stop it or set IMESH_POSTPROCESS_PORT`);
+        return true;
+      });
+    } finally {
+      await server.shutdown();
+      await new Promise((resolve) => holder.close(resolve));
     }
   });
 });
