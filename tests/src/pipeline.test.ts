@@ -153,7 +153,7 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
   });
 
   it('imesh health shows every service SERVING through the gateway', async () => {
-    const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'libs', 'client', 'bin', 'imesh.js'), 'health', '--target', fixture.mesh.gateway]);
+    const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js'), 'health', '--target', fixture.mesh.gateway]);
     const lines = stdout.trim().split('\n');
     assert.equal(lines.length, 5, stdout);
     for (const line of lines) assert.match(line, /SERVING$/);
@@ -162,7 +162,7 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
   it('imesh bench loads the running mesh, unary and streamed, and exits 0 with no errors', async () => {
     for (const mode of [[], ['--stream']]) {
       const { stdout } = await run(process.execPath, [
-        join(REPO_ROOT, 'libs', 'client', 'bin', 'imesh.js'),
+        join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js'),
         'bench', '--target', fixture.mesh.gateway, '--concurrency', '1,4', '--warmup-s', '0.1', '--duration-s', '0.5', ...mode,
       ]);
       const levels = stdout.trim().split('\n').slice(1);

@@ -1,14 +1,20 @@
-import { cancelledError } from './errors';
+import { status } from '@grpc/grpc-js';
+import { cancelledError, isPipelineError, PipelineError } from './errors';
 import type { ClassifyStream } from './classify-stream';
-import type { ClassifiedText, ClassifyAllOptions, ClassifyResponse, ClassifyStreamOptions } from './types';
+import type { ClassifiedText, ClassifyAllOptions, ClassifyResponse, ClassifyResult, ClassifyStreamOptions } from './types';
 import { checkPositiveInteger } from './wire';
 
 export const DEFAULT_BATCH_SIZE = 32;
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 
+/** One text's outcome: its result, or the server's refusal of that text alone. */
+type Outcome = { readonly result: ClassifyResult } | { readonly error: PipelineError };
+
 interface Batch {
+  /** Index of the batch's first text in the whole input. */
+  readonly firstIndex: number;
   readonly texts: readonly string[];
-  readonly response: Promise<ClassifyResponse>;
+  readonly outcomes: Promise<Outcome[]>;
 }
 
 const IDLE = Symbol('idle');
@@ -21,6 +27,10 @@ const IDLE = Symbol('idle');
  * waiting for a full batch. At most `maxInFlight` batches are unanswered; the source is read only while there
  * is room, so about `maxInFlight * batchSize` texts are held however long it is. Leaving the loop early, or the
  * signal, cancels the stream and closes the source.
+ *
+ * Bulk work goes on past a bad text: when the server refuses a batch for one of its texts (INVALID_ARGUMENT naming
+ * `texts[i]`), that text is yielded with its own error and the rest of the batch is sent again. Any other failure
+ * (the stream lost, a deadline) ends the iteration with that error.
  */
 export async function* classifyAll(
   openStream: (options: ClassifyStreamOptions) => ClassifyStream,
@@ -78,6 +88,8 @@ export async function* classifyAll(
   };
 
   const window: Batch[] = [];
+  /** Texts taken from the source so far. */
+  let read = 0;
   try {
     const stream = openStream({ maxInFlight, deadlineMs, signal: stop.signal });
     for (;;) {
@@ -85,10 +97,11 @@ export async function* classifyAll(
       while (window.length < maxInFlight && !sourceDone) {
         const batch = await readAvailable();
         if (batch.length === 0) break;
-        const response = stream.send(batch, selection);
+        const outcomes = classifyEach((texts) => stream.send(texts, selection), batch, read);
         // Awaited in turn below; this only keeps a failure of a batch never reached from being "unhandled".
-        response.catch(() => {});
-        window.push({ texts: batch, response });
+        outcomes.catch(() => {});
+        window.push({ firstIndex: read, texts: batch, outcomes });
+        read += batch.length;
       }
       const head = window[0];
       if (head === undefined && sourceDone) break;
@@ -96,14 +109,14 @@ export async function* classifyAll(
         // The source has nothing ready: wait for it, or for the oldest batch's answer, whichever comes first.
         pendingNext ??= source.iterator.next();
         const waits: Promise<unknown>[] = [pendingNext];
-        if (head) waits.push(head.response.then(() => IDLE, () => IDLE));
+        if (head) waits.push(head.outcomes.then(() => IDLE, () => IDLE));
         if ((await abortable(Promise.race(waits), stop.signal)) !== IDLE) continue;
       }
       if (head === undefined) continue;
       window.shift();
-      const { results } = await head.response;
-      for (let index = 0; index < head.texts.length; index++) {
-        yield { text: head.texts[index]!, result: results[index]! };
+      const outcomes = await head.outcomes;
+      for (let offset = 0; offset < head.texts.length; offset++) {
+        yield { index: head.firstIndex + offset, text: head.texts[offset]!, ...outcomes[offset]! };
       }
     }
     await stream.close();
@@ -117,6 +130,45 @@ export async function* classifyAll(
       if (pendingNext === undefined) await closing;
     }
   }
+}
+
+/**
+ * Classifies `texts` in one request; when the server refuses it for one text, that text gets the error (renamed
+ * to its index in the whole input) and the others go again. Each retry drops a text: at most `texts.length`
+ * requests more.
+ */
+async function classifyEach(
+  send: (texts: readonly string[]) => Promise<ClassifyResponse>,
+  texts: readonly string[],
+  firstIndex: number,
+): Promise<Outcome[]> {
+  const outcomes = new Array<Outcome>(texts.length);
+  let pending = texts.map((_, index) => index);
+  while (pending.length > 0) {
+    try {
+      const { results } = await send(pending.map((index) => texts[index]!));
+      pending.forEach((index, position) => (outcomes[index] = { result: results[position]! }));
+      break;
+    } catch (error) {
+      const position = refusedText(error, pending.length);
+      if (position === undefined) throw error;
+      const index = pending[position]!;
+      const { code, details } = error as PipelineError;
+      outcomes[index] = { error: new PipelineError(code, details.replace(TEXT_INDEX, `texts[${firstIndex + index}]`), { cause: error }) };
+      pending = pending.filter((_, at) => at !== position);
+    }
+  }
+  return outcomes;
+}
+
+const TEXT_INDEX = /\btexts\[(\d+)\]/;
+
+/** The position of the one text a refusal names, when it is an INVALID_ARGUMENT of the request's `texts[i]`. */
+function refusedText(error: unknown, textCount: number): number | undefined {
+  if (!isPipelineError(error) || error.code !== status.INVALID_ARGUMENT) return undefined;
+  const match = TEXT_INDEX.exec(error.details);
+  const position = match ? Number(match[1]) : NaN;
+  return Number.isInteger(position) && position < textCount ? position : undefined;
 }
 
 type Source =

@@ -30,9 +30,27 @@ export function isPipelineError(error: unknown): error is PipelineError {
 /** The one place a grpc-js failure (a ServiceError or a bare status) becomes a PipelineError. */
 export function toPipelineError(error: unknown): PipelineError {
   if (error instanceof PipelineError) return error;
-  if (isStatusLike(error)) return new PipelineError(error.code, error.details, { cause: error });
+  if (isStatusLike(error)) return new PipelineError(error.code, withoutGrpcDiagnostics(error.details), { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   return new PipelineError(status.UNKNOWN, message, { cause: error });
+}
+
+/**
+ * grpc-js's own failure texts carry diagnostics for its developers, e.g. `No connection established. Last error:
+ * Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: ` (or `Last error: null.`), and `Deadline exceeded after
+ * 0.502s,LB pick: 0.001s,remote_addr=127.0.0.1:50051`. This keeps what a caller acts on; any other text (the
+ * server's own messages) is left as it is. The original stays on the PipelineError's `cause`.
+ */
+export function withoutGrpcDiagnostics(details: string): string {
+  const noConnection = /^(?:\w+: )?No connection established\. Last error: (.*?)\. Resolution note: (.*)$/s.exec(details);
+  if (noConnection) {
+    const lastError = noConnection[1]!.replace(/^Error: /, '').trim();
+    const note = noConnection[2]!.trim();
+    return `No connection established${lastError && lastError !== 'null' ? ` (${lastError})` : ''}${note ? `; ${note}` : ''}`;
+  }
+  const deadline = /^(Deadline exceeded after [\d.]+s),(.*)$/s.exec(details);
+  if (deadline) return `${deadline[1]}${deadline[2]!.includes('Waiting for LB pick') ? ', before a connection was established' : ''}`;
+  return details;
 }
 
 function isStatusLike(error: unknown): error is Pick<StatusObject, 'code' | 'details'> {

@@ -1,4 +1,4 @@
-export { PipelineClient } from './pipeline-client';
+export { PipelineClient, DEFAULT_TARGET } from './pipeline-client';
 export type { PipelineClientOptions, TlsOptions } from './pipeline-client';
 export type { ClassifyStream } from './classify-stream';
 export { PipelineError, isPipelineError } from './errors';
@@ -15,3 +15,5 @@ export type {
   ModelSelection,
   TextInput,
 } from './types';
+/** A fake gateway (PipelineService and health, with scripted answers) for tests of code built on the SDK. */
+export { startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';

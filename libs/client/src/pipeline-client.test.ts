@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { SERVICE_NAMES } from '@inference-mesh/protos';
 import assert from 'node:assert/strict';
+import { withoutGrpcDiagnostics } from './errors';
 import { isPipelineError, PipelineClient, PipelineError } from './index';
 import { startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';
 
@@ -224,7 +225,7 @@ describe('PipelineClient', () => {
       const texts = ['sleep:80', 'good 1', 'b', 'sleep:5', 'good 2', 'c', 'good 3', 'd', 'e', 'good 4'];
       const seen: { text: string; label: string }[] = [];
       for await (const { text, result } of client.classifyAll(texts, { batchSize: 3, maxInFlight: 4, topK: 1 })) {
-        seen.push({ text, label: result.label });
+        seen.push({ text, label: result!.label });
       }
       assert.deepEqual(seen.map((item) => item.text), texts);
       assert.deepEqual(
@@ -242,7 +243,7 @@ describe('PipelineClient', () => {
         for (const text of ['good a', 'b', 'good c']) yield text;
       }
       const labels: string[] = [];
-      for await (const { result } of client.classifyAll(source(), { batchSize: 2 })) labels.push(result.label);
+      for await (const { result } of client.classifyAll(source(), { batchSize: 2 })) labels.push(result!.label);
       assert.deepEqual(labels, ['positive', 'negative', 'positive']);
     });
 
@@ -295,12 +296,32 @@ describe('PipelineClient', () => {
       await waitFor(() => server.streamsCancelled === 1);
     });
 
-    it('yields what came before a refused batch, then throws its error', async () => {
+    it('goes on past refused texts: each gets its own error, named by its index in the input, and the rest are classified', async () => {
+      const texts = ['good', 'bad', '', 'good again', '', '', 'last'];
+      const yielded: { index: number; text: string; label?: string; error?: string }[] = [];
+      for await (const item of client.classifyAll(texts, { batchSize: 4 })) {
+        yielded.push({ index: item.index, text: item.text, ...(item.error ? { error: item.error.message } : { label: item.result.label }) });
+      }
+      assert.deepEqual(yielded.map((item) => item.index), [0, 1, 2, 3, 4, 5, 6]);
+      assert.deepEqual(yielded.map((item) => item.label ?? item.error), [
+        'positive',
+        'negative',
+        'INVALID_ARGUMENT: texts[2] is empty',
+        'positive',
+        'INVALID_ARGUMENT: texts[4] is empty',
+        'INVALID_ARGUMENT: texts[5] is empty',
+        'negative',
+      ]);
+      // Each refusal costs one request more, without the refused text: [4, 3] for the first batch, [3, 2, 1] for the second.
+      assert.deepEqual(server.requests.map((request) => request.texts.length).sort(), [1, 2, 3, 3, 4]);
+    });
+
+    it('still ends with the error when the stream itself fails', async () => {
       const yielded: string[] = [];
       const iterate = async () => {
-        for await (const { text } of client.classifyAll(['good', 'bad', '', 'never'], { batchSize: 2 })) yielded.push(text);
+        for await (const { text } of client.classifyAll(['good', 'bad', 'fail-stream', 'never'], { batchSize: 2 })) yielded.push(text);
       };
-      await rejectsWith(iterate(), status.INVALID_ARGUMENT, 'texts[0] is empty');
+      await rejectsWith(iterate(), status.UNAVAILABLE, 'downstream gone');
       assert.deepEqual(yielded, ['good', 'bad']);
     });
 
@@ -343,10 +364,31 @@ describe('PipelineClient', () => {
       await gone.stop();
       const orphan = new PipelineClient({ target: gone.target });
       try {
-        await rejectsWith(orphan.health(), status.UNAVAILABLE);
+        const error = await rejectsWith(orphan.health(), status.UNAVAILABLE);
+        assert.equal(error.details, `No connection established (connect ECONNREFUSED ${gone.target})`);
       } finally {
         orphan.close();
       }
+    });
+  });
+
+  describe('errors', () => {
+    it('keeps what matters of grpc-js\'s own failure texts, and the server\'s messages as they are', () => {
+      assert.equal(
+        withoutGrpcDiagnostics('No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: '),
+        'No connection established (connect ECONNREFUSED 127.0.0.1:1)',
+      );
+      assert.equal(withoutGrpcDiagnostics('No connection established. Last error: null. Resolution note: '), 'No connection established');
+      assert.equal(
+        withoutGrpcDiagnostics('round_robin: No connection established. Last error: null. Resolution note: no addresses for x'),
+        'No connection established; no addresses for x',
+      );
+      assert.equal(
+        withoutGrpcDiagnostics('Deadline exceeded after 0.300s,name resolution: 0.015s,metadata filters: 0.001s,Waiting for LB pick'),
+        'Deadline exceeded after 0.300s, before a connection was established',
+      );
+      assert.equal(withoutGrpcDiagnostics('Deadline exceeded after 0.502s,LB pick: 0.001s,remote_addr=127.0.0.1:50051'), 'Deadline exceeded after 0.502s');
+      assert.equal(withoutGrpcDiagnostics('texts[1] is empty: every text needs at least one character'), 'texts[1] is empty: every text needs at least one character');
     });
   });
 });

@@ -119,9 +119,11 @@ export class PipelineClient {
   }
 
   /**
-   * Classifies every text of a (possibly endless) source over one stream and yields `{ text, result }` in input
-   * order, reading the source only as results are consumed (about `maxInFlight * batchSize` texts at a time).
-   * Breaking out of the loop cancels the stream. Defaults: batchSize 32, maxInFlight 64, no deadline.
+   * Classifies every text of a (possibly endless) source over one stream and yields `{ index, text, result }` in
+   * input order, reading the source only as results are consumed (about `maxInFlight * batchSize` texts at a
+   * time). A text the server refuses on its own (empty, not UTF-8) is yielded as `{ index, text, error }` and the
+   * rest go on; a failure of the whole stream throws. Breaking out of the loop cancels the stream. Defaults:
+   * batchSize 32, maxInFlight 64, no deadline.
    */
   classifyAll(texts: AsyncIterable<string> | Iterable<string>, options: ClassifyAllOptions = {}): AsyncIterable<ClassifiedText> {
     return classifyAll((streamOptions) => this.classifyStream(streamOptions), texts, options);

@@ -1,3 +1,5 @@
+import type { PipelineError } from './errors';
+
 /** A text to classify: a JS string (sent as UTF-8) or raw bytes sent as they are, for callers that hold bytes. */
 export type TextInput = string | Uint8Array;
 
@@ -61,14 +63,17 @@ export interface ClassifyAllOptions extends ModelSelection, ClassifyStreamOption
   readonly batchSize?: number;
 }
 
-/** One item of `classifyAll`: the input text and its result, in input order. */
-export interface ClassifiedText {
-  readonly text: string;
-  readonly result: ClassifyResult;
-}
+/**
+ * One item of `classifyAll`, in input order: the text, its index in the input, and either its result or, when the
+ * server refused this text alone (INVALID_ARGUMENT: empty, not UTF-8), the error, whose message names
+ * `texts[index]`.
+ */
+export type ClassifiedText =
+  | { readonly index: number; readonly text: string; readonly result: ClassifyResult; readonly error?: undefined }
+  | { readonly index: number; readonly text: string; readonly result?: undefined; readonly error: PipelineError };
 
 /** `grpc.health.v1` statuses; `SERVICE_UNKNOWN` is what a server that does not know the name answers (NOT_FOUND). */
-export type HealthStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN';
+export type { HealthStatus } from '@inference-mesh/protos';
 
 export interface CallOptions {
   /** The client's `defaultDeadlineMs` when absent; `Infinity` for none. */

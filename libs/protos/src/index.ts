@@ -56,3 +56,5 @@ export type * as inference from './generated/inference';
 export type * as pipeline from './generated/inference_mesh/pipeline/v1';
 export type * as tokenizer from './generated/inference_mesh/tokenizer/v1';
 export type * as postprocess from './generated/inference_mesh/postprocess/v1';
+
+export { checkHealth, type HealthStatus, type HealthCheckOptions } from './health';

@@ -1,4 +1,4 @@
-// A fake PipelineService (plus grpc.health.v1) for the SDK's and CLI's tests; not part of the package's API.
+// A fake PipelineService (plus grpc.health.v1) for tests of the SDK, of the imesh CLI and of code built on the SDK.
 import * as grpc from '@grpc/grpc-js';
 import { loadPipelineProto, type pipeline } from '@inference-mesh/protos';
 import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';

@@ -1,7 +1,7 @@
 import { CANARY_USAGE, parseCanaryCommand, type CanarySetCommand } from './canary-args';
 import { canaryStatus, formatVerdict, type CanaryDecision } from './canary-status';
 import { kubectlOnPath, runKubectl, setSplitInCluster, setSplitInFile, type KubectlRunner } from './canary-weights';
-import { UsageError } from './cli-args';
+import { UsageError } from '@inference-mesh/tool-kit';
 
 export interface CanaryIo {
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { parseCommand, UsageError, USAGE } from './cli-args';
+import { UsageError } from '@inference-mesh/tool-kit';
+import { parseCommand, USAGE } from './cli-args';
 
 const usageError = (pattern: RegExp) => (error: unknown) => error instanceof UsageError && pattern.test(error.message);
 
@@ -26,11 +27,12 @@ describe('parseCommand', () => {
       input: { file: '-' },
       batchSize: 8,
     });
-    assert.deepEqual(parseCommand(['classify', '-f', 'in.txt', '--top-k', '0']), {
+    assert.deepEqual(parseCommand(['classify', '-f', 'in.txt', '--top-k', '0', '--skip-invalid']), {
       kind: 'classify',
       connection: { target: '127.0.0.1:50051' },
       input: { file: 'in.txt' },
       topK: 0,
+      skipInvalid: true,
     });
     const dashed = parseCommand(['classify', '--', '-not-an-option']);
     assert.ok(dashed.kind === 'classify' && 'texts' in dashed.input);
@@ -67,6 +69,8 @@ describe('parseCommand', () => {
       [['classify', 'x', '--file', 'in.txt'], /either TEXT\.\.\. or --file/],
       [['classify', '--file', ''], /--file needs a file name/],
       [['classify', 'x', '--batch-size', '4'], /--batch-size applies to --file only/],
+      [['classify', 'x', '--skip-invalid'], /--skip-invalid applies to --file only/],
+      [['bench', '--skip-invalid'], /--skip-invalid is not an option of "bench"/],
       [['classify', 'x', '--top-k', '-1'], /--top-k/],
       [['classify', 'x', '--top-k', '1.5'], /--top-k must be an integer >= 0/],
       [['classify', 'x', '--deadline-ms', '0'], /--deadline-ms must be an integer >= 1/],
@@ -79,7 +83,7 @@ describe('parseCommand', () => {
       [['health', '--cert', 'c.pem'], /--cert and --key must be given together/],
       [['health', '--target', ''], /--target must not be empty/],
       [['classify', 'x', '--stream'], /--stream is an option of "bench" only/],
-      [['bench', '--concurrency', '0'], /--concurrency must be an integer >= 1/],
+      [['bench', '--concurrency', '0'], /--concurrency must be positive integers separated by commas/],
       [['bench', '--duration-s', 'soon'], /--duration-s must be a number of seconds/],
       [['bench', '--top-k', '2'], /--top-k is not an option of "bench"/],
       [['bench', 'extra'], /"bench" takes no arguments/],

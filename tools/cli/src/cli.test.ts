@@ -2,7 +2,7 @@ import { SERVICE_NAMES } from '@inference-mesh/protos';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';
+import { startFakePipelineServer, type FakePipelineServer } from '@inference-mesh/client';
 
 const IMESH = join(__dirname, '..', 'bin', 'imesh.js');
 
@@ -58,16 +58,40 @@ describe('imesh (child process)', function () {
     assert.deepEqual(printed[1]?.scores, [{ label: 'negative', score: 0.8812 }]);
   });
 
-  it('exits 1 with "imesh: CODE: message" on a server error; an empty line is sent, not skipped', async () => {
+  it('exits 1 with "imesh: CODE: message" on a server error; an empty text is sent, not skipped', async () => {
     const unary = await imesh(['classify', '--target', server.target, 'good', '']);
     assert.equal(unary.code, 1);
     assert.equal(unary.stdout, '');
     assert.equal(unary.stderr, 'imesh: INVALID_ARGUMENT: texts[1] is empty\n');
+  });
 
-    const streamed = await imesh(['classify', '--target', server.target, '-f', '-', '--batch-size', '2'], 'good\nbad\ngood\n\nmore\n');
-    assert.equal(streamed.code, 1);
-    assert.equal(lines(streamed.stdout).length, 2);
-    assert.equal(streamed.stderr, 'imesh: INVALID_ARGUMENT: texts[1] is empty (in the batch from line 3 of stdin)\n');
+  it('classify --file goes on past refused lines: an error line each, the rest classified, exit 1 saying how many', async () => {
+    const run = await imesh(['classify', '--target', server.target, '-f', '-', '--batch-size', '2'], 'good\nbad\n\ngood\n\nmore\n');
+    assert.equal(run.code, 1);
+    assert.deepEqual(lines(run.stdout).map((line) => JSON.parse(line) as unknown), [
+      { text: 'good', label: 'positive', score: 0.9731, model: 'sentiment', model_version: '1' },
+      { text: 'bad', label: 'negative', score: 0.8812, model: 'sentiment', model_version: '1' },
+      { text: '', line: 3, error: { code: 'INVALID_ARGUMENT', message: 'texts[2] is empty' } },
+      { text: 'good', label: 'positive', score: 0.9731, model: 'sentiment', model_version: '1' },
+      { text: '', line: 5, error: { code: 'INVALID_ARGUMENT', message: 'texts[4] is empty' } },
+      { text: 'more', label: 'negative', score: 0.8812, model: 'sentiment', model_version: '1' },
+    ]);
+    assert.equal(run.stderr, 'imesh: 2 of 6 lines of stdin refused by the server (their error lines are in the output)\n');
+  });
+
+  it('classify --file --skip-invalid leaves refused lines out, counts them on stderr, and exits 0', async () => {
+    const run = await imesh(['classify', '--target', server.target, '-f', '-', '--skip-invalid'], 'good\n\nbad\n');
+    assert.equal(run.code, 0);
+    assert.deepEqual(lines(run.stdout).map((line) => (JSON.parse(line) as { text: string }).text), ['good', 'bad']);
+    assert.equal(run.stderr, 'imesh: skipped 1 of 3 lines of stdin: refused by the server\n');
+  });
+
+  it('says what matters when the gateway cannot be reached, without grpc-js\'s diagnostics', async () => {
+    for (const args of [['health'], ['classify', 'good']]) {
+      const run = await imesh([...args, '--target', '127.0.0.1:1']);
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, 'imesh: UNAVAILABLE: No connection established (connect ECONNREFUSED 127.0.0.1:1)\n');
+    }
   });
 
   it('exits 1 on input that is not UTF-8 rather than altering it', async () => {

@@ -1,4 +1,4 @@
-import { parseStrict, UsageError } from './cli-args';
+import { parseStrict, UsageError } from '@inference-mesh/tool-kit';
 
 export const CANARY_USAGE = `Usage: imesh canary <set|status> [options]
 

@@ -1,5 +1,5 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_TARGET, type TlsOptions } from './pipeline-client';
+import { DEFAULT_TARGET, type TlsOptions } from '@inference-mesh/client';
+import { definedOnly, optionalInteger, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
 
 export const USAGE = `Usage: imesh <command> [options]
 
@@ -21,6 +21,8 @@ Classify options:
   --deadline-ms N          deadline in milliseconds (TEXT...: default 30000;
                            --file: none by default, and it bounds the whole run)
   --batch-size N           texts per request with --file (default 32)
+  --skip-invalid           with --file: leave out the lines the server refuses (empty, not UTF-8) instead of
+                           printing an error line for each; their count goes to stderr
 
 Bench options:
   --concurrency A,B,..     concurrent callers per level (default 1,8,64)
@@ -36,14 +38,11 @@ Global options:
   -h, --help               print this help
 
 Output: {"text": ..., "label": ..., "score": ..., "model": ..., "model_version": ...} per text,
-plus "truncated": true / "degraded": true when so.
-Exit status: 0 done, 1 an error from the server or while reading the input, 2 bad usage.
+plus "truncated": true / "degraded": true when so. With --file, a line the server refuses on its own gets
+{"text": ..., "line": N, "error": {"code": ..., "message": ...}} in its place, and the rest go on.
+Exit status: 0 done, 1 an error from the server (with --file: some lines refused) or while reading the input,
+2 bad usage.
 `;
-
-/** A command line that cannot be run as given: the CLI prints the message and the usage, and exits 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export interface ConnectionArgs {
   readonly target: string;
@@ -63,6 +62,8 @@ export interface ClassifyCommand {
   readonly topK?: number;
   readonly deadlineMs?: number;
   readonly batchSize?: number;
+  /** --file only: leave refused lines out of the output (counted on stderr) instead of an error line each. */
+  readonly skipInvalid?: true;
 }
 
 export interface HealthCommand {
@@ -105,25 +106,12 @@ const OPTIONS = {
   'duration-s': { type: 'string' },
   'warmup-s': { type: 'string' },
   stream: { type: 'boolean' },
+  'skip-invalid': { type: 'boolean' },
 } as const;
 
 const BENCH_ONLY = ['concurrency', 'duration-s', 'warmup-s', 'stream'] as const;
 
-const CLASSIFY_ONLY = ['file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size'] as const;
-
-/** node:util parseArgs with positionals, unknown options refused: its first message line becomes a UsageError. */
-type StrictConfig<T extends NonNullable<ParseArgsConfig['options']>> = { args: string[]; options: T; allowPositionals: true; strict: true };
-
-export function parseStrict<T extends NonNullable<ParseArgsConfig['options']>>(
-  argv: readonly string[],
-  options: T,
-): ReturnType<typeof parseArgs<StrictConfig<T>>> {
-  try {
-    return parseArgs<StrictConfig<T>>({ args: [...argv], options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0] ?? String(error));
-  }
-}
+const CLASSIFY_ONLY = ['file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size', 'skip-invalid'] as const;
 
 /** Parses `imesh`'s arguments (without `node` and the script); throws UsageError for anything it cannot run. */
 export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Command {
@@ -152,6 +140,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
   if (file === '') throw new UsageError('--file needs a file name, or "-" for stdin');
   const batchSize = optionalInteger(values['batch-size'], '--batch-size', 1);
   if (batchSize !== undefined && file === undefined) throw new UsageError('--batch-size applies to --file only');
+  if (values['skip-invalid'] && file === undefined) throw new UsageError('--skip-invalid applies to --file only');
 
   return {
     kind: 'classify',
@@ -163,6 +152,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
       topK: optionalInteger(values['top-k'], '--top-k', 0),
       deadlineMs: optionalInteger(values['deadline-ms'], '--deadline-ms', 1),
       batchSize,
+      skipInvalid: values['skip-invalid'] ? (true as const) : undefined,
     }),
   };
 }
@@ -173,27 +163,20 @@ function parseBench(
   connection: ConnectionArgs,
 ): BenchCommand {
   if (rest.length > 0) throw new UsageError(`"bench" takes no arguments, got ${JSON.stringify(rest[0])}`);
-  for (const option of ['top-k', 'deadline-ms', 'batch-size'] as const) {
+  for (const option of ['top-k', 'deadline-ms', 'batch-size', 'skip-invalid'] as const) {
     if (values[option] !== undefined) throw new UsageError(`--${option} is not an option of "bench"`);
   }
-  const list = (values.concurrency as string | undefined) ?? '1,8,64';
-  const concurrency = list.split(',').map((part) => optionalInteger(part.trim(), '--concurrency', 1)!);
-  const seconds = (text: string | boolean | undefined, name: string, fallback: number, min: number): number => {
-    if (text === undefined) return fallback;
-    const value = Number(text);
-    if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(value) || value < min || value > 3600) {
-      throw new UsageError(`${name} must be a number of seconds from ${min} to 3600, got ${JSON.stringify(text)}`);
-    }
-    return value;
-  };
+  const concurrency = positiveIntegerList((values.concurrency as string | undefined) ?? '1,8,64', '--concurrency');
+  const secondsOr = (text: string | boolean | undefined, name: string, fallback: number, min: number): number =>
+    text === undefined ? fallback : seconds(String(text), name, min);
   const file = values.file as string | undefined;
   if (file === '') throw new UsageError('--file needs a file name');
   return {
     kind: 'bench',
     connection,
     concurrency,
-    warmupMs: seconds(values['warmup-s'], '--warmup-s', 1, 0) * 1000,
-    durationMs: seconds(values['duration-s'], '--duration-s', 5, 0.01) * 1000,
+    warmupMs: secondsOr(values['warmup-s'], '--warmup-s', 1, 0) * 1000,
+    durationMs: secondsOr(values['duration-s'], '--duration-s', 5, 0.01) * 1000,
     stream: values.stream === true,
     ...definedOnly({ file, model: values.model as string | undefined, version: values.version as string | undefined }),
   };
@@ -209,20 +192,4 @@ function parseConnection(
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key must be given together');
   if (ca === undefined && cert === undefined) return { target };
   return { target, tls: definedOnly({ rootCertsPath: ca, certChainPath: cert, privateKeyPath: key }) };
-}
-
-function optionalInteger(text: string | undefined, name: string, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${name} must be an integer >= ${min}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
-/** Keeps `{ topK: undefined }` out of the command, so that tests and callers compare what was actually given. */
-function definedOnly<T extends object>(object: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as {
-    [K in keyof T]?: Exclude<T[K], undefined>;
-  };
 }

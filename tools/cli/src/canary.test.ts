@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { runCanary, type CanaryIo } from './canary';
 import { parseCanaryCommand } from './canary-args';
 import { canaryQueries, decide } from './canary-status';
-import { UsageError } from './cli-args';
+import { UsageError } from '@inference-mesh/tool-kit';
 
 const REPO_ROOT = join(__dirname, '..', '..', '..');
 

@@ -1,6 +1,6 @@
+import type { PipelineClient } from '@inference-mesh/client';
+import { runClosedLoop } from '@inference-mesh/tool-kit';
 import type { BenchCommand } from './cli-args';
-import { isPipelineError } from './errors';
-import type { PipelineClient } from './pipeline-client';
 
 /** Sent when no --file is given: short review-like sentences of mixed length. */
 export const BUILT_IN_TEXTS: readonly string[] = [
@@ -23,9 +23,12 @@ export interface BenchLevel {
   readonly p50Ms: number;
   readonly p95Ms: number;
   readonly p99Ms: number;
-  /** Distinct error messages seen (the first few). */
+  /** Distinct error messages seen (the first few; warm-up ones marked so). */
   readonly errorSamples: readonly string[];
 }
+
+/** Error messages shown per level, at most. */
+const ERROR_SAMPLES = 3;
 
 /**
  * `imesh bench`: closed-loop callers (each sends its next text when the last is answered) against a running gateway,
@@ -46,61 +49,35 @@ export async function runBench(
   for (const concurrency of command.concurrency) {
     const stream = command.stream ? client.classifyStream({ maxInFlight: concurrency }) : undefined;
     const send = (text: string) => (stream ? stream.send([text], selection) : client.classify([text], selection));
-    const level = await closedLoop(concurrency, command.warmupMs, command.durationMs, texts, send);
-    await stream?.close().catch(() => undefined);
+    let level: BenchLevel;
+    try {
+      const measured = await runClosedLoop({
+        concurrency,
+        warmupMs: command.warmupMs,
+        durationMs: command.durationMs,
+        maxErrorSamples: ERROR_SAMPLES,
+        issue: async (_, sequence) => (await send(texts[sequence % texts.length]!), 1),
+      });
+      level = {
+        concurrency,
+        seconds: measured.windowSeconds,
+        texts: measured.rows,
+        errors: measured.errors,
+        textsPerSecond: measured.rowsPerSecond,
+        p50Ms: measured.latency.p50Ms,
+        p95Ms: measured.latency.p95Ms,
+        p99Ms: measured.latency.p99Ms,
+        errorSamples: measured.errorSamples,
+      };
+    } finally {
+      await stream?.close().catch(() => undefined);
+    }
     levels.push(level);
     print(
       `  ${String(concurrency).padStart(5)} callers: ${level.textsPerSecond.toFixed(0).padStart(7)} texts/s, p50 ${level.p50Ms.toFixed(2)} ms, ` +
         `p95 ${level.p95Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(2)} ms, ${level.errors} errors` +
-        (level.errorSamples.length > 0 ? ` (${level.errorSamples.join(' | ')})` : ''),
+        (level.errors > 0 ? ` (${level.errorSamples.join(' | ')})` : ''),
     );
   }
   return levels;
-}
-
-async function closedLoop(
-  concurrency: number,
-  warmupMs: number,
-  durationMs: number,
-  texts: readonly string[],
-  send: (text: string) => Promise<unknown>,
-): Promise<BenchLevel> {
-  const began = performance.now();
-  const opensAt = began + warmupMs;
-  const closesAt = opensAt + durationMs;
-  const latencies: number[] = [];
-  const samples = new Set<string>();
-  let errors = 0;
-  let next = 0;
-  const caller = async () => {
-    for (let sent = performance.now(); sent < closesAt; sent = performance.now()) {
-      const text = texts[next++ % texts.length]!;
-      let failed: unknown;
-      await send(text).catch((error: unknown) => (failed = error));
-      const answered = performance.now();
-      if (sent < opensAt || answered > closesAt) continue;
-      if (failed === undefined) latencies.push(answered - sent);
-      else {
-        errors++;
-        if (samples.size < 3) samples.add(isPipelineError(failed) ? failed.message : String(failed));
-        // A target that fails at once would otherwise spin this loop.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, caller));
-  latencies.sort((a, b) => a - b);
-  const at = (p: number) => (latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.ceil(p * latencies.length) - 1)]!);
-  const seconds = durationMs / 1000;
-  return {
-    concurrency,
-    seconds,
-    texts: latencies.length,
-    errors,
-    textsPerSecond: latencies.length / seconds,
-    p50Ms: at(0.5),
-    p95Ms: at(0.95),
-    p99Ms: at(0.99),
-    errorSamples: [...samples],
-  };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { formatHealth, formatResult } from './cli-output';
-import type { ClassifyResult } from './types';
+import type { ClassifyResult } from '@inference-mesh/client';
 
 const result: ClassifyResult = {
   label: 'positive',

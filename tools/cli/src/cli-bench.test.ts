@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import type { BenchCommand } from './cli-args';
 import { runBench } from './cli-bench';
-import { PipelineClient } from './pipeline-client';
-import { startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';
+import { PipelineClient, startFakePipelineServer, type FakePipelineServer } from '@inference-mesh/client';
 
 describe('imesh bench (runBench)', function () {
   this.timeout(20_000);

@@ -5,10 +5,10 @@ import { Transform, type Readable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { runCanary } from './canary';
 import { BUILT_IN_TEXTS, runBench } from './cli-bench';
-import { parseCommand, UsageError, USAGE, type ClassifyCommand } from './cli-args';
-import { formatHealth, formatResult } from './cli-output';
-import { isPipelineError } from './errors';
-import { PipelineClient } from './pipeline-client';
+import { UsageError } from '@inference-mesh/tool-kit';
+import { parseCommand, USAGE, type ClassifyCommand } from './cli-args';
+import { formatHealth, formatRefusal, formatResult } from './cli-output';
+import { isPipelineError, PipelineClient } from '@inference-mesh/client';
 
 /** Runs `imesh` with `argv` (no `node`, no script path) and returns the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -50,8 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       // Exit 1 when any request failed: a benchmark of errors is not a benchmark.
       return levels.some((level) => level.errors > 0) ? 1 : 0;
     }
-    await classify(client, command);
-    return 0;
+    return await classify(client, command);
   } catch (error) {
     // A PipelineError's message is already `CODE: details`.
     process.stderr.write(`imesh: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -61,33 +60,45 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function classify(client: PipelineClient, command: ClassifyCommand): Promise<void> {
+/** Resolves with the exit status: 1 when some lines of --file were refused (and not skipped). */
+async function classify(client: PipelineClient, command: ClassifyCommand): Promise<number> {
   const { model, version, topK, deadlineMs, batchSize } = command;
   const format = { withScores: topK !== undefined };
   if ('texts' in command.input) {
     const { texts } = command.input;
     const { results } = await client.classify(texts, { model, version, topK, deadlineMs });
     for (const [index, result] of results.entries()) await writeOut(`${formatResult(texts[index]!, result, format)}\n`);
-    return;
+    return 0;
   }
   const { file } = command.input;
   const name = file === '-' ? 'stdin' : file;
   const input = openLines(file === '-' ? process.stdin : createReadStream(file), name);
-  let printed = 0;
+  let lines = 0;
+  let refused = 0;
   try {
-    for await (const { text, result } of client.classifyAll(input.lines, { model, version, topK, deadlineMs, batchSize })) {
-      await writeOut(`${formatResult(text, result, format)}\n`);
-      printed++;
+    for await (const item of client.classifyAll(input.lines, { model, version, topK, deadlineMs, batchSize })) {
+      lines++;
+      if (item.error) {
+        refused++;
+        if (!command.skipInvalid) await writeOut(`${formatRefusal(item.text, item.index + 1, item.error)}\n`);
+      } else await writeOut(`${formatResult(item.text, item.result, format)}\n`);
     }
   } catch (error) {
-    // The server names texts by their index in the request; batches are yielded whole and in order, so the
-    // failed one starts right after the last line printed.
-    if (isPipelineError(error)) throw new Error(`${error.message} (in the batch from line ${printed + 1} of ${name})`);
+    // Lines are yielded in order, so what failed starts right after the last line printed.
+    if (isPipelineError(error)) throw new Error(`${error.message} (after line ${lines} of ${name})`, { cause: error });
     throw error;
   } finally {
     // After a failure the rest of the input is unread: a stdin still open would keep the process waiting.
     input.close();
   }
+  if (refused === 0) return 0;
+  const counted = `${refused} of ${lines} line${lines === 1 ? '' : 's'} of ${name}`;
+  if (command.skipInvalid) {
+    process.stderr.write(`imesh: skipped ${counted}: refused by the server\n`);
+    return 0;
+  }
+  process.stderr.write(`imesh: ${counted} refused by the server (their error lines are in the output)\n`);
+  return 1;
 }
 
 /** Lines of `input`, read as they are consumed; bytes that are not UTF-8 fail the read instead of becoming U+FFFD. */

@@ -1,4 +1,4 @@
-import type { ClassifyResult, HealthStatus } from './types';
+import type { ClassifyResult, HealthStatus, PipelineError } from '@inference-mesh/client';
 
 type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };
 
@@ -23,6 +23,11 @@ export function formatResult(text: string, result: ClassifyResult, options: Form
   if (result.degraded) line['degraded'] = true;
   if (options.withScores) line['scores'] = result.scores.map(({ label, score }) => ({ label, score: round4(score) }));
   return toJson(line);
+}
+
+/** The output line of an input line the server refused on its own: where it stood, and why (`line` counts from 1). */
+export function formatRefusal(text: string, line: number, error: PipelineError): string {
+  return toJson({ text, line, error: { code: error.codeName, message: error.details } });
 }
 
 const HEALTH_LABELS: Readonly<Record<string, string>> = { '': 'gateway (overall)' };
