@@ -13,12 +13,11 @@ export type UnaryHandlersOf<Handlers> = {
 };
 
 export interface GrpcServiceOptions<Handlers> {
-  /** The full proto service name (e.g. SERVICE_NAMES.tokenizer): its health check name. */
+  /** The full proto name of the service (e.g. SERVICE_NAMES.tokenizer): its health check name. */
   readonly name: string;
-  readonly definition: ServiceDefinition;
-  /** Feeds server reflection. */
+  /** The loaded proto package that defines the service; it feeds server reflection too. */
   readonly packageDefinition: PackageDefinition;
-  /** One handler per method, each driven by unit tests without a server. */
+  /** One handler per method: plain functions that unit tests drive without a server. */
   readonly handlers: UnaryHandlersOf<Handlers>;
   readonly server: ServerConfig;
   readonly logger: Logger;
@@ -33,14 +32,16 @@ export interface GrpcServiceOptions<Handlers> {
 export async function startGrpcService<Handlers extends UntypedServiceImplementation>(
   options: GrpcServiceOptions<Handlers>,
 ): Promise<ServiceServer> {
-  const { name, logger } = options;
+  const { name, packageDefinition, logger } = options;
+  const definition = packageDefinition[name];
+  if (!definition || 'format' in definition) throw new Error(`the package definition has no service ${JSON.stringify(name)}`);
   const shortName = name.slice(name.lastIndexOf('.') + 1);
   const implementation: UntypedServiceImplementation = {};
   for (const [method, handle] of Object.entries(options.handlers as Record<string, UnaryHandler<unknown, unknown>>)) {
     implementation[method] = unaryHandler(`${shortName}/${method}`, logger, handle);
   }
   const server = new ServiceServer(options.server, logger);
-  server.addService(name, options.definition, implementation, options.packageDefinition);
+  server.addService(name, definition as ServiceDefinition, implementation, packageDefinition);
   await server.start();
   server.setServing(true);
   return server;

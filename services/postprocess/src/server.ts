@@ -7,11 +7,9 @@ import { LabelRegistry } from './label-registry';
 /** Loads the labels of every model version, then serves PostprocessService (SERVING once both are done). */
 export async function startPostprocessServer(config: PostprocessConfig, logger: Logger): Promise<ServiceServer> {
   const registry = LabelRegistry.load({ repositoryRoot: config.repositoryRoot, defaultModel: config.defaultModel, logger });
-  const { grpc, packageDefinition } = loadPostprocessProto();
   return startGrpcService<postprocess.PostprocessServiceHandlers>({
     name: SERVICE_NAMES.postprocess,
-    definition: grpc.inference_mesh.postprocess.v1.PostprocessService.service,
-    packageDefinition,
+    packageDefinition: loadPostprocessProto().packageDefinition,
     handlers: { Postprocess: createPostprocessHandler({ registry, maxBatchRows: config.maxBatchRows }) },
     server: config.server,
     logger,

@@ -7,11 +7,9 @@ import { TokenizerRegistry } from './tokenizer-registry';
 /** Loads every tokenizer of the repository, then serves TokenizerService (SERVING once both are done). */
 export async function startTokenizerServer(config: TokenizerConfig, logger: Logger): Promise<ServiceServer> {
   const registry = TokenizerRegistry.load({ repositoryRoot: config.repositoryRoot, defaultModel: config.defaultModel, logger });
-  const { grpc, packageDefinition } = loadTokenizerProto();
   return startGrpcService<tokenizer.TokenizerServiceHandlers>({
     name: SERVICE_NAMES.tokenizer,
-    definition: grpc.inference_mesh.tokenizer.v1.TokenizerService.service,
-    packageDefinition,
+    packageDefinition: loadTokenizerProto().packageDefinition,
     handlers: { Encode: createEncodeHandler({ registry, maxBatchTexts: config.maxBatchTexts }) },
     server: config.server,
     logger,

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { tokenizerFingerprint } from '@inference-mesh/model-repository';
-import { createLogger, isServiceError } from '@inference-mesh/service-kit';
+import { createLogger } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,15 +17,8 @@ function collectingLogger() {
   return { records, logger };
 }
 
-/** Asserts that `fn` throws NOT_FOUND with exactly this message. */
-function assertNotFound(fn: () => unknown, message: string): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(isServiceError(error), `expected a ServiceError, got ${String(error)}`);
-    assert.equal(error.code, status.NOT_FOUND);
-    assert.equal(error.message, message);
-    return true;
-  });
-}
+/** What assert.throws expects of a NOT_FOUND ServiceError with exactly this message. */
+const notFound = (message: string) => ({ name: 'ServiceError', code: status.NOT_FOUND, message });
 
 /** A model version folder copied from sentiment/1, with `edit` applied to its files (config null: none). */
 function addVersion(root: string, model: string, version: string, edit: { tokenizer?: string; config?: object | null } = {}) {
@@ -71,9 +64,9 @@ describe('TokenizerRegistry', () => {
     });
 
     it('answers NOT_FOUND listing what exists for an unknown model or version', () => {
-      assertNotFound(() => registry.resolve('topic', ''), 'model "topic" not found; models: "sentiment" (versions 1, 2)');
-      assertNotFound(() => registry.resolve('sentiment', '7'), 'model "sentiment" has no version "7"; versions: 1, 2');
-      assertNotFound(() => registry.resolve('', 'latest'), 'model "sentiment" has no version "latest"; versions: 1, 2');
+      assert.throws(() => registry.resolve('topic', ''), notFound('model "topic" not found; models: "sentiment" (versions 1, 2)'));
+      assert.throws(() => registry.resolve('sentiment', '7'), notFound('model "sentiment" has no version "7"; versions: 1, 2'));
+      assert.throws(() => registry.resolve('', 'latest'), notFound('model "sentiment" has no version "latest"; versions: 1, 2'));
     });
   });
 
@@ -117,13 +110,13 @@ describe('TokenizerRegistry', () => {
         code: status.FAILED_PRECONDITION,
         message: `model "broken" version 1 failed to load: ${MISSING_CONFIG}`,
       });
-      assertNotFound(
+      assert.throws(
         () => registry.resolve('m', '4'),
-        'model "m" has no version "4"; versions: 1, 2, 3 (failed to load)',
+        notFound('model "m" has no version "4"; versions: 1, 2, 3 (failed to load)'),
       );
-      assertNotFound(
+      assert.throws(
         () => registry.resolve('x', ''),
-        'model "x" not found; models: "broken" (versions 1 (failed to load)), "m" (versions 1, 2, 3 (failed to load))',
+        notFound('model "x" not found; models: "broken" (versions 1 (failed to load)), "m" (versions 1, 2, 3 (failed to load))'),
       );
     });
 
