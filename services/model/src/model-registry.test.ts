@@ -290,7 +290,9 @@ describe('ModelRegistry', function () {
         assert.equal(registry.ready, true);
         assert.equal(ortWorker.stats().runs, 4, 'two warm-up runs per version');
         const v2 = registry.resolveReady('sentiment', '2');
-        assert.ok(Number.isSafeInteger(v2.memoryBytes) && v2.memoryBytes > 0, `memoryBytes ${v2.memoryBytes}`);
+        // Growth of the process's RSS: 0 when the allocator reuses what earlier tests in this process freed (about
+        // one run in five); the arithmetic is checked exactly above, with a fake residentMemory.
+        assert.ok(Number.isSafeInteger(v2.memoryBytes) && v2.memoryBytes >= 0, `memoryBytes ${v2.memoryBytes}`);
         assert.equal(v2.executionProvider?.provider, 'cpu');
         const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; version?: string; provider?: string; requested?: string });
         assert.ok(logged.some((l) => l.level === 'info' && l.msg === 'execution provider' && l.version === '2' && l.provider === 'cpu' && l.requested === 'auto'));
