@@ -17,15 +17,19 @@ export interface LoadOptions {
   readonly deadlineMs?: number;
   /** Pause of each loop between its requests. Default 0. */
   readonly pauseMs?: number;
+  /** The loops stop on their own after this long, should a test never stop them. Default 2 minutes. */
+  readonly maxRunMs?: number;
 }
 
 const DEFAULT_TEXTS = ['a gorgeous, witty, seductive movie.', 'an ugly, boring waste of two hours.'];
 
 /**
  * Steady load on the gateway: `concurrency` loops, each sending a request as soon as its last one is answered,
- * until stopped. Every outcome is kept, so a test can count and time what happened around a fault.
+ * until stopped. Every outcome is kept, so a test can count and time what happened around a fault. A test holds
+ * it with `await using`, so that it stops however the test ends: a load left running after a failed assertion
+ * keeps the process busy (stop is idempotent, so stopping it earlier for the figures is fine).
  */
-export class SteadyLoad {
+export class SteadyLoad implements AsyncDisposable {
   readonly outcomes: Outcome[] = [];
   private running = true;
   private readonly loops: Promise<void>[];
@@ -40,7 +44,8 @@ export class SteadyLoad {
 
   private async loop(): Promise<void> {
     const texts = this.options.texts ?? DEFAULT_TEXTS;
-    while (this.running) {
+    const stopAtMs = this.startedMs + (this.options.maxRunMs ?? 120_000);
+    while (this.running && Date.now() < stopAtMs) {
       const startMs = Date.now();
       try {
         const response = await this.client.classify(texts, { deadlineMs: this.options.deadlineMs ?? 10_000 });
@@ -51,7 +56,10 @@ export class SteadyLoad {
         const message = isPipelineError(error) ? error.details : String(error);
         this.outcomes.push({ startMs, endMs: Date.now(), ok: false, code, message });
       }
+      // A call that fails at once (the gateway gone, its channel closed) settles without any I/O: without a turn
+      // of the event loop here, the loops would starve everything else, timers and mocha included, for good.
       if (this.options.pauseMs) await new Promise((resolve) => setTimeout(resolve, this.options.pauseMs));
+      else await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
@@ -69,7 +77,11 @@ export class SteadyLoad {
     }
   }
 
-  /** Stops sending and waits for the requests in flight. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Stops sending and waits for the requests in flight. Idempotent. */
   async stop(): Promise<LoadFigures> {
     this.running = false;
     await Promise.all(this.loops);

@@ -1,9 +1,10 @@
+import { terminate } from '@inference-mesh/launcher';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { freePort } from './free-port';
 
 /** One sample of an instant vector, as Prometheus's HTTP API returns it. */
 export interface Sample {
@@ -28,6 +29,8 @@ export interface RunningPrometheus {
   api<T>(path: string): Promise<T>;
   stop(): Promise<void>;
 }
+
+const NOT_INSTALLED = 'prometheus is not installed (no `prometheus` on PATH): install it to run this suite (Debian and Ubuntu: apt-get install prometheus)';
 
 /**
  * A real Prometheus (the `prometheus` binary on PATH: Debian's package) with a generated scrape configuration, its
@@ -54,14 +57,23 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    // Without a listener, a missing binary's ENOENT would be an uncaught error, failing whichever test or hook
+    // of any suite runs when it arrives instead of the one that asked for Prometheus.
+    const notStarted = new Promise<never>((_, reject) =>
+      child.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new Error(NOT_INSTALLED) : error)),
+    );
     const stderr: string[] = [];
-    child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitUntilReady(url, child, stderr, 30_000);
+      await Promise.race([waitUntilReady(url, child, stderr, 30_000), notStarted]);
     } catch (error) {
+      await terminate(child, 10_000);
+      if (child.pid === undefined) {
+        rmSync(dir, { recursive: true, force: true });
+        throw error;
+      }
       lastError = error;
-      await terminate(child);
       continue;
     }
     return {
@@ -76,7 +88,7 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
       },
       api: (path) => apiGet(url, path),
       stop: async () => {
-        await terminate(child);
+        await terminate(child, 10_000);
         rmSync(dir, { recursive: true, force: true });
       },
     };
@@ -101,24 +113,4 @@ async function waitUntilReady(url: string, child: ChildProcess, stderr: string[]
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`prometheus at ${url} was not ready within ${timeoutMs} ms: ${stderr.join('').slice(-2000)}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }

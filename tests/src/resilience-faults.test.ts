@@ -77,7 +77,7 @@ describe('resilience: a faulty model downstream', function () {
   });
 
   it('3. a downstream answering UNAVAILABLE for 10 s: the breaker opens and fails fast, attempts stay in budget, recovery within the half-open delay', async () => {
-    const load = new SteadyLoad(client, { concurrency: 4, texts: TEXT, pauseMs: 20, deadlineMs: 5_000 });
+    await using load = new SteadyLoad(client, { concurrency: 4, texts: TEXT, pauseMs: 20, deadlineMs: 5_000 });
     await load.waitForSuccesses(20);
     await proxy.reset();
     const outageStart = Date.now();
@@ -85,7 +85,11 @@ describe('resilience: a faulty model downstream', function () {
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     const recoveredAt = Date.now();
     await proxy.setMode({ kind: 'pass' });
-    while (!load.outcomes.some((o) => o.ok && o.startMs >= recoveredAt)) await new Promise((resolve) => setTimeout(resolve, 10));
+    const waitUntil = recoveredAt + 30_000;
+    while (!load.outcomes.some((o) => o.ok && o.startMs >= recoveredAt)) {
+      assert.ok(Date.now() < waitUntil, 'no request succeeded within 30 s of the recovery');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await load.waitForSuccesses(40);
     const result = await load.stop();
     const attempts = (await proxy.records('ModelInfer')).filter((r) => r.receivedAt < recoveredAt).length;
@@ -186,7 +190,7 @@ describe('resilience: a faulty model downstream', function () {
       const healthy = await fallbackClient.classify(TEXT);
       assert.deepEqual([healthy.results[0]!.modelVersion, healthy.results[0]!.degraded], ['2', false], 'the primary serves while it is up');
       await primary.kill();
-      const load = new SteadyLoad(fallbackClient, { concurrency: 4, texts: ['a gorgeous, witty, seductive movie.', 'an ugly, boring waste of two hours.'] });
+      await using load = new SteadyLoad(fallbackClient, { concurrency: 4, texts: ['a gorgeous, witty, seductive movie.', 'an ugly, boring waste of two hours.'] });
       await load.waitForSuccesses(100);
       const result = await load.stop();
       const results = load.outcomes.flatMap((o) => o.response?.results ?? []);

@@ -1,6 +1,5 @@
 import type { TlsOptions } from '@inference-mesh/client';
-import { launchService, type MeshService, type ServiceProcess } from '@inference-mesh/launcher';
-import type { ChildProcess } from 'node:child_process';
+import { launchService, terminate, type MeshService, type ServiceProcess } from '@inference-mesh/launcher';
 import { FaultProxy } from './fault-proxy';
 
 /**
@@ -53,22 +52,6 @@ export function useProcessGroup(): ProcessGroup {
     await group.stopAll();
   });
   return group;
-}
-
-/** SIGTERM, then SIGKILL if still running after `timeoutMs`; resolves with how it exited. */
-export async function terminate(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const result = await exited;
-  clearTimeout(timer);
-  return result;
-}
-
-export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 /** One line of the README's reliability table, printed by each fault test. */

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { isPipelineError, PipelineClient } from '@inference-mesh/client';
-import type { ServiceProcess } from '@inference-mesh/launcher';
+import { exitOf, type ServiceProcess } from '@inference-mesh/launcher';
 import { loadInferenceProto, loadPipelineProto, type inference } from '@inference-mesh/protos';
 import { strict as assert } from 'node:assert';
 import { SteadyLoad } from './load';
-import { exitOf, report, useProcessGroup } from './resilience-fixture';
+import { report, useProcessGroup } from './resilience-fixture';
 
 /** The gateway's debug line for each retry it sends to the model. */
 const MODEL_RETRY = /"msg":"retrying".*"hop":"model"/;
@@ -46,7 +46,7 @@ describe('resilience: model replicas under load', function () {
   after(() => client?.close());
 
   it('9. bad inputs sent while load runs: each gets its status, every other request succeeds', async () => {
-    const load = new SteadyLoad(client, { concurrency: 4 });
+    await using load = new SteadyLoad(client, { concurrency: 4 });
     await load.waitForSuccesses(20);
     const Pipeline = loadPipelineProto().grpc.inference_mesh.pipeline.v1.PipelineService;
     const raw = new Pipeline(gateway.address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 }) as unknown as grpc.Client & {
@@ -124,7 +124,7 @@ describe('resilience: model replicas under load', function () {
   });
 
   it('1. SIGTERM one of the replicas under steady load: health NOT_SERVING at once, in-flight work finishes, 0 failed', async () => {
-    const load = new SteadyLoad(client, { concurrency: 6 });
+    await using load = new SteadyLoad(client, { concurrency: 6 });
     await load.waitForSuccesses(50);
     const retriesBefore = group.logs.length;
     const victim = models[0]!;
@@ -136,7 +136,8 @@ describe('resilience: model replicas under load', function () {
     victim.process.kill('SIGTERM');
     // Within its 1 s grace the replica still answers, saying NOT_SERVING, so a load balancer can stop routing.
     let answer = await check();
-    while (answer === 'SERVING') answer = await check();
+    const askUntil = Date.now() + 10_000;
+    while (answer === 'SERVING' && Date.now() < askUntil) answer = await check();
     health.close();
     assert.equal(answer, 'NOT_SERVING', 'the first answer after SIGTERM that is not SERVING');
     const { code, signal } = await exited;
@@ -152,7 +153,7 @@ describe('resilience: model replicas under load', function () {
 
   it('2. SIGKILL one of two live replicas under load: calls in flight on it are retried on the other, 0 failed', async () => {
     const concurrency = 8;
-    const load = new SteadyLoad(client, { concurrency });
+    await using load = new SteadyLoad(client, { concurrency });
     await load.waitForSuccesses(50);
     const logsBefore = group.logs.length;
     const victim = models[1]!;
