@@ -1,4 +1,4 @@
-import type { Metadata, ServerDuplexStream, ServerUnaryCall } from '@grpc/grpc-js';
+import { status, type Metadata, type ServerDuplexStream, type ServerUnaryCall } from '@grpc/grpc-js';
 
 /** What a handler knows about its call besides the request. */
 export interface CallContext {
@@ -35,6 +35,17 @@ export function openCallContext(call: AnyServerCall): { context: CallContext; di
       call.removeListener('cancelled', onCancelled);
     },
   };
+}
+
+/**
+ * The status for work a call's signal stopped: DEADLINE_EXCEEDED when the call's deadline passed (the signal's
+ * reason is openCallContext's TimeoutError), CANCELLED when the caller cancelled. Answering CANCELLED for a
+ * deadline would reach a client whose own deadline timer has not fired yet as CANCELLED.
+ */
+export function abortedStatus(signal: AbortSignal): status.DEADLINE_EXCEEDED | status.CANCELLED {
+  const reason: unknown = signal.reason;
+  const byDeadline = typeof reason === 'object' && reason !== null && (reason as { name?: unknown }).name === 'TimeoutError';
+  return byDeadline ? status.DEADLINE_EXCEEDED : status.CANCELLED;
 }
 
 function abortError(name: 'AbortError' | 'TimeoutError', message: string): Error {

@@ -11,7 +11,7 @@ export {
   unavailable,
   toStatus,
 } from './errors';
-export { openCallContext, type CallContext } from './call-context';
+export { openCallContext, abortedStatus, type CallContext } from './call-context';
 export { unaryHandler, type UnaryHandler } from './handlers';
 export {
   readServerConfig,

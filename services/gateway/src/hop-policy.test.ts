@@ -132,6 +132,19 @@ describe('HopPolicy', () => {
     assert.equal(error.code, status.CANCELLED);
   });
 
+  it('says DEADLINE_EXCEEDED, not CANCELLED, when the signal aborted because the caller\'s deadline passed', async () => {
+    const policy = new HopPolicy('model', config, logger);
+    const controller = new AbortController();
+    const error = await rejection(
+      policy.execute(async () => {
+        // openCallContext's abort at the deadline, which can come before the attempt's own timer.
+        controller.abort(Object.assign(new Error("the call's deadline passed"), { name: 'TimeoutError' }));
+        throw grpcError(status.UNAVAILABLE);
+      }, inSeconds(5), controller.signal),
+    );
+    assert.equal(error.code, status.DEADLINE_EXCEEDED);
+  });
+
   it('opens the breaker after consecutive failures, fails fast, half-opens after the delay and closes on success', async () => {
     const policy = new HopPolicy('model', { ...config, retryMaxAttempts: 0 }, logger);
     let calls = 0;

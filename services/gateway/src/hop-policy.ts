@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { ServiceError, isGrpcCallError, type Logger } from '@inference-mesh/service-kit';
+import { abortedStatus, ServiceError, isGrpcCallError, type Logger } from '@inference-mesh/service-kit';
 import { BulkheadRejectedError, bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { CircuitBreaker, type AttemptOutcome, type CircuitState } from './circuit-breaker';
 import type { HopPolicyConfig } from './config';
@@ -93,8 +93,8 @@ export class HopPolicy {
     try {
       return await this.bulkhead.execute(() => this.withBreaker(attempt, callerDeadlineMs, signal), signal);
     } catch (error) {
-      // Whatever the last attempt said, a caller who cancelled gets CANCELLED.
-      if (signal.aborted && !(error instanceof ServiceError)) throw this.cancelled();
+      // Whatever the last attempt said, a caller who cancelled gets CANCELLED (DEADLINE_EXCEEDED when its deadline passed).
+      if (signal.aborted && !(error instanceof ServiceError)) throw this.cancelled(signal);
       if (error instanceof BulkheadRejectedError) this.metrics?.recordShed(this.hop);
       throw this.toCallerError(error);
     }
@@ -145,7 +145,7 @@ export class HopPolicy {
     this.budget.recordCall();
     let previousDelayMs = this.config.retryInitialBackoffMs;
     for (let retries = 0; ; retries++) {
-      if (signal.aborted) throw this.cancelled();
+      if (signal.aborted) throw this.cancelled(signal);
       const now = Date.now();
       if (callerDeadlineMs - now < MIN_ATTEMPT_MS) {
         throw new DownstreamError(this.hop, status.DEADLINE_EXCEEDED, `deadline exceeded before the ${this.hop} call`);
@@ -186,7 +186,10 @@ export class HopPolicy {
     return Math.min(max, Math.round(initial + this.random() * (upper - initial)));
   }
 
-  private cancelled(): DownstreamError {
+  private cancelled(signal?: AbortSignal): DownstreamError {
+    if (signal && abortedStatus(signal) === status.DEADLINE_EXCEEDED) {
+      return new DownstreamError(this.hop, status.DEADLINE_EXCEEDED, `the caller's deadline passed during the ${this.hop} call`);
+    }
     return new DownstreamError(this.hop, status.CANCELLED, `${this.hop} call cancelled by the caller`);
   }
 

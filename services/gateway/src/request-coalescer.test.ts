@@ -88,6 +88,20 @@ describe('RequestCoalescer', () => {
     assert.deepEqual(await kept, ['result of b']);
   });
 
+  it('answers DEADLINE_EXCEEDED, not CANCELLED, when the signal aborted because the call\'s deadline passed', async () => {
+    const downstream = new ControlledRun();
+    const coalescer = new RequestCoalescer<string, string>({ maxRows: 64, maxInFlight: 1 });
+    const blocker = coalescer.submit('k', ['x'], budget(), downstream.run);
+    // What openCallContext does at the deadline: abort with a TimeoutError, maybe before this member's own timer.
+    const timedOut = new AbortController();
+    const late = coalescer.submit('k', ['a'], budget(10_000, timedOut), downstream.run);
+    timedOut.abort(Object.assign(new Error("the call's deadline passed"), { name: 'TimeoutError' }));
+    await assert.rejects(late, (error: ServiceError) => error.code === status.DEADLINE_EXCEEDED);
+    await assert.rejects(coalescer.submit('k', ['b'], budget(10_000, timedOut), downstream.run), (error: ServiceError) => error.code === status.DEADLINE_EXCEEDED);
+    downstream.calls[0]!.answer();
+    await blocker;
+  });
+
   it('lets a member leave a running call without harming its batch-mates; cancels the call once nobody waits', async () => {
     const downstream = new ControlledRun();
     const coalescer = new RequestCoalescer<string, string>({ maxRows: 64, maxInFlight: 1 });

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { ServiceError } from '@inference-mesh/service-kit';
+import { abortedStatus, ServiceError } from '@inference-mesh/service-kit';
 
 /** A caller's time limit and cancellation, as the pipeline takes them. */
 export interface MemberBudget {
@@ -160,7 +160,7 @@ export class RequestCoalescer<Row, Result> {
   /** Answers a member on its own when its deadline passes or its caller cancels, wherever it is. */
   private watch(member: Member<Row, Result>): void {
     const { signal, deadlineMs } = member.budget;
-    const onAbort = () => settle(member, false, new ServiceError(status.CANCELLED, 'the call was cancelled'));
+    const onAbort = () => settle(member, false, abortedError(signal));
     const timer = setTimeout(
       () => settle(member, false, new ServiceError(status.DEADLINE_EXCEEDED, 'the deadline passed before the answer arrived')),
       Math.max(0, deadlineMs - Date.now()),
@@ -182,9 +182,15 @@ function settle<Row, Result>(member: Member<Row, Result>, fulfilled: boolean, va
 }
 
 function budgetRefusal(budget: MemberBudget): ServiceError | undefined {
-  if (budget.signal.aborted) return new ServiceError(status.CANCELLED, 'the call was cancelled');
+  if (budget.signal.aborted) return abortedError(budget.signal);
   if (budget.deadlineMs <= Date.now()) return new ServiceError(status.DEADLINE_EXCEEDED, 'the deadline passed before the call started');
   return undefined;
+}
+
+function abortedError(signal: AbortSignal): ServiceError {
+  return abortedStatus(signal) === status.DEADLINE_EXCEEDED
+    ? new ServiceError(status.DEADLINE_EXCEEDED, 'the deadline passed before the answer arrived')
+    : new ServiceError(status.CANCELLED, 'the call was cancelled');
 }
 
 function isInvalidArgument(error: unknown): boolean {
