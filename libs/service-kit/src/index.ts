@@ -26,5 +26,5 @@ export { readTlsConfig, serverCredentials, clientCredentials, type TlsConfig, ty
 export { ServiceServer, PortInUseError, type ServingStatus } from './service-server';
 export { runService, CHECK_CONFIG_FLAG, type RunningService } from './run-service';
 export { startGrpcService, type GrpcServiceOptions, type UnaryHandlersOf } from './grpc-service';
-export { checkUtf8Texts, decodeUtf8Texts } from './texts';
+export { checkUtf8Texts, decodeUtf8Texts, readMaxBatchTexts } from './texts';
 export { HealthChecker, type HealthAnswer } from './health-checker';

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { strict as assert } from 'node:assert';
-import { checkUtf8Texts } from './texts';
+import { EnvReader, isConfigError } from './env-config';
+import { checkUtf8Texts, readMaxBatchTexts } from './texts';
 
 /** Asserts that checkUtf8Texts refuses `items` with INVALID_ARGUMENT and exactly `message`. */
 function assertRefused(items: Uint8Array[], maxItems: number, message: string, why?: string): void {
@@ -24,5 +25,17 @@ describe('checkUtf8Texts', () => {
   it('refuses an empty batch and a batch over the limit before reading any item', () => {
     assertRefused([], 4, 'texts is empty: send at least one text');
     assertRefused([Buffer.from([0xff]), Buffer.from('b')], 1, 'texts has 2 items; at most 1 are accepted per call: split the batch');
+  });
+});
+
+describe('readMaxBatchTexts', () => {
+  it('is 256 by default and takes IMESH_MAX_BATCH_TEXTS from 1 to 65536, refusing the rest by name', () => {
+    assert.equal(readMaxBatchTexts(new EnvReader({})), 256);
+    assert.equal(readMaxBatchTexts(new EnvReader({ IMESH_MAX_BATCH_TEXTS: '65536' })), 65_536);
+    for (const value of ['0', '70000', 'many']) {
+      const env = new EnvReader({ IMESH_MAX_BATCH_TEXTS: value });
+      readMaxBatchTexts(env);
+      assert.throws(() => env.done(), (error: unknown) => isConfigError(error) && error.message.includes(`IMESH_MAX_BATCH_TEXTS="${value}": expected an integer from 1 to 65536`));
+    }
   });
 });

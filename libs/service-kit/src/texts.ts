@@ -1,5 +1,14 @@
 import { isUtf8 } from 'node:buffer';
+import type { EnvReader } from './env-config';
 import { invalidArgument } from './errors';
+
+/**
+ * IMESH_MAX_BATCH_TEXTS: texts (rows) one call may carry. One setting for the gateway, tokenizer and postprocess,
+ * read the same way by each, so that no value starts one service and stops another.
+ */
+export function readMaxBatchTexts(env: EnvReader): number {
+  return env.integer('IMESH_MAX_BATCH_TEXTS', 256, { min: 1, max: 65_536 });
+}
 
 /** Only ever given bytes that checkUtf8Texts accepted. */
 const utf8 = new TextDecoder('utf-8');

@@ -1,6 +1,6 @@
 import type { CoalescerOptions } from './request-coalescer';
 import { readDefaultModel } from '@inference-mesh/model-repository';
-import { readServerConfig, type ClientTls, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
+import { readMaxBatchTexts, readServerConfig, type ClientTls, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 import { targetProblem } from './downstream-targets';
 import { DEFAULT_RETRY_BUDGET, type RetryBudgetConfig } from './retry-budget';
 import { readVersionWeights, type VersionWeight } from './version-split';
@@ -122,7 +122,7 @@ export function readGatewayConfig(env: EnvReader): GatewayConfig {
       postprocess: target('IMESH_POSTPROCESS_TARGET', DEFAULT_TARGETS.postprocess),
     },
     defaultModel,
-    maxBatchTexts: env.integer('IMESH_MAX_BATCH_TEXTS', 256, { min: 1, max: 100_000 }),
+    maxBatchTexts: readMaxBatchTexts(env),
     defaultDeadlineMs: env.integer('IMESH_DEFAULT_DEADLINE_MS', 30_000, { min: 1, max: 3_600_000 }),
     streamMaxInFlight: env.integer('IMESH_STREAM_MAX_IN_FLIGHT', 64, { min: 1, max: 100_000 }),
     coalescing: readCoalescing(env),

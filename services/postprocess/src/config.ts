@@ -1,5 +1,5 @@
 import { readDefaultModel, readRepositoryRoot } from '@inference-mesh/model-repository';
-import { readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
+import { readMaxBatchTexts, readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 
 export interface PostprocessConfig {
   readonly server: ServerConfig;
@@ -11,8 +11,6 @@ export interface PostprocessConfig {
   readonly maxBatchRows: number;
 }
 
-export const DEFAULT_MAX_BATCH_ROWS = 256;
-
 /** IMESH_MODEL_REPOSITORY, IMESH_DEFAULT_MODEL, IMESH_MAX_BATCH_TEXTS and the server settings. */
 export function readPostprocessConfig(env: EnvReader): PostprocessConfig {
   const repositoryRoot = readRepositoryRoot(env);
@@ -20,6 +18,6 @@ export function readPostprocessConfig(env: EnvReader): PostprocessConfig {
     server: readServerConfig(env, 'postprocess'),
     repositoryRoot,
     defaultModel: readDefaultModel(env),
-    maxBatchRows: env.integer('IMESH_MAX_BATCH_TEXTS', DEFAULT_MAX_BATCH_ROWS, { min: 1, max: 65_536 }),
+    maxBatchRows: readMaxBatchTexts(env),
   };
 }

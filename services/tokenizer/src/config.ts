@@ -1,5 +1,5 @@
 import { readDefaultModel, readRepositoryRoot } from '@inference-mesh/model-repository';
-import { readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
+import { readMaxBatchTexts, readServerConfig, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 
 export interface TokenizerConfig {
   readonly server: ServerConfig;
@@ -11,8 +11,6 @@ export interface TokenizerConfig {
   readonly maxBatchTexts: number;
 }
 
-export const DEFAULT_MAX_BATCH_TEXTS = 256;
-
 /** IMESH_MODEL_REPOSITORY, IMESH_DEFAULT_MODEL, IMESH_MAX_BATCH_TEXTS and the server settings. */
 export function readTokenizerConfig(env: EnvReader): TokenizerConfig {
   const repositoryRoot = readRepositoryRoot(env);
@@ -20,6 +18,6 @@ export function readTokenizerConfig(env: EnvReader): TokenizerConfig {
     server: readServerConfig(env, 'tokenizer'),
     repositoryRoot,
     defaultModel: readDefaultModel(env),
-    maxBatchTexts: env.integer('IMESH_MAX_BATCH_TEXTS', DEFAULT_MAX_BATCH_TEXTS, { min: 1, max: 65_536 }),
+    maxBatchTexts: readMaxBatchTexts(env),
   };
 }
