@@ -20,8 +20,9 @@ async function main(): Promise<void> {
     readyTimeoutMs: 120_000,
     restart: DEFAULT_RESTART_POLICY,
     onLog: (service, line) => {
-      // Warnings and errors always show; the rest with IMESH_START_VERBOSE=1.
-      if (verbose || /"level":"(warn|error)"/.test(line) || !line.startsWith('{')) process.stdout.write(`${service.padEnd(11)} ${line}\n`);
+      // Warnings and errors always show, in short; everything, as logged, with IMESH_START_VERBOSE=1.
+      if (verbose) process.stdout.write(`${service.padEnd(11)} ${line}\n`);
+      else if (/"level":"(warn|error)"/.test(line) || !line.startsWith('{')) process.stdout.write(`${service.padEnd(11)} ${inShort(line)}\n`);
     },
     onEvent: (event) => process.stderr.write(`${describe(event)}\n`),
   });
@@ -47,6 +48,20 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', stop);
+}
+
+/** A JSON log line as a person reads it: level, message, the error's own message (no stack), the other fields. */
+function inShort(line: string): string {
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { time: _time, service: _service, level, msg, error, ...fields } = record;
+  if (typeof msg !== 'string') return line;
+  const cause = typeof error === 'object' && error !== null && 'message' in error ? `: ${String(error.message)}` : '';
+  return `${String(level)}: ${msg}${cause}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`;
 }
 
 function describe(event: MeshEvent): string {
