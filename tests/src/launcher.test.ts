@@ -156,9 +156,21 @@ describe('npm start: the launcher leaves no service behind, restarts one that cr
       }
     });
 
-    it('SIGKILL of the launcher: every service (the restarted one included) is gone within 2 s', async () => {
+    it('restarts the gateway too, on the same port', async () => {
+      const { gateway } = launcher.served();
+      process.kill(gateway.pid, 'SIGKILL');
+      await launcher.waitFor(new RegExp(`gateway restarted: ${escape(gateway.address)} {2}\\(pid \\d+\\)`), 20_000);
+      const client = new PipelineClient({ target: gateway.address, defaultDeadlineMs: 5_000 });
+      try {
+        assert.equal((await client.classify(['an ugly, boring waste of two hours.'])).results[0]!.label, 'negative');
+      } finally {
+        client.close();
+      }
+    });
+
+    it('SIGKILL of the launcher: every service (the restarted ones included) is gone within 2 s', async () => {
       const pids = launcher.pids();
-      assert.ok(pids.length >= 5, `four services and a restart: ${pids}`);
+      assert.ok(pids.length >= 6, `four services and two restarts: ${pids}`);
       process.kill(launcher.child.pid!, 'SIGKILL');
       await launcher.exited;
       const left = await aliveAfter(pids, 2_000);
