@@ -53,7 +53,7 @@ export function canaryQueries(source: MetricsSource, options: Pick<CanaryStatusO
       labelValue: (version) => version,
       requests: `sum by (model_version) (increase(imesh_model_requests_total{${selector}}[${window}]))`,
       failures: `sum by (model_version) (increase(imesh_model_requests_total{${selector},rpc_grpc_status_code=~"${FAILURE_CODES.join('|')}"}[${window}]))`,
-      p99: `histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_seconds_bucket{${selector}}[${window}])))`,
+      p99: `histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_bucket{${selector}}[${window}])))`,
       p99ToSeconds: 1,
       latencyMeasure: 'p99 batch compute time (model service)',
     };

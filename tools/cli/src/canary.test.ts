@@ -222,7 +222,7 @@ describe('imesh canary', () => {
       assert.match(report, /^2 \(canary\)\s+500\s+0\.00%\s+11\.0 ms$/m);
       assert.match(report, /^promote: version 2 is within the limits/m);
       assert.deepEqual(queries.sort(), [
-        'histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_seconds_bucket{model_name="sentiment"}[5m])))',
+        'histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_bucket{model_name="sentiment"}[5m])))',
         'sum by (model_version) (increase(imesh_model_requests_total{model_name="sentiment",rpc_grpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|FAILED_PRECONDITION|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"}[5m]))',
         'sum by (model_version) (increase(imesh_model_requests_total{model_name="sentiment"}[5m]))',
       ]);
