@@ -38,8 +38,10 @@ describe('downstream calls carry the deadline and the cancellation to the server
       const serverDeadlineMs = serverDeadline instanceof Date ? serverDeadline.getTime() : serverDeadline;
       assert.ok(Math.abs(serverDeadlineMs - deadlineMs) < 1_000, `server deadline ${serverDeadlineMs} vs ${deadlineMs}`);
       controller.abort();
+      // Attached before waiting on the server, so the client's rejection is never unhandled in between.
+      const rejected = assert.rejects(pending, (error: grpc.ServiceError) => error.code === grpc.status.CANCELLED);
       await seen[0]!.cancelled;
-      await assert.rejects(pending, (error: grpc.ServiceError) => error.code === grpc.status.CANCELLED);
+      await rejected;
     } finally {
       downstreams.close();
     }
