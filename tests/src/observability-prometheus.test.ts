@@ -153,6 +153,23 @@ describe('observability: a real Prometheus scraping the real mesh', function () 
     assert.deepEqual(up.map((s) => s.metric.job).sort(), [...MESH_SERVICES].sort());
   });
 
+  it('imesh canary status finds requests and a p99 for both versions in the model service\'s own metrics', async () => {
+    const cli = join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js');
+    const args = [cli, 'canary', 'status', '--prometheus', prometheus!.url, '--stable', '1', '--canary', '2', '--min-requests', '10', '--window', '10m'];
+    // increase() sees only what came after a series' first scrape: keep both versions busy until it has seen enough.
+    // Exit status 0 (promote) or 3 (roll back) is a verdict; 4 (too little seen) until then.
+    let last = '';
+    await eventually('a canary verdict', 40_000, async () => {
+      for (const version of ['1', '2']) await Promise.all(Array.from({ length: 10 }, () => client.classify([TEXT], { version })));
+      const { stdout, exitCode } = await run(process.execPath, args).then(
+        ({ stdout }) => ({ stdout, exitCode: 0 }),
+        (error: { stdout: string; code: number }) => ({ stdout: error.stdout, exitCode: error.code }),
+      );
+      last = `exit status ${exitCode}:\n${stdout}`;
+      return (exitCode === 0 || exitCode === 3) && !/n\/a/.test(stdout) ? stdout : undefined;
+    }).catch((error: Error) => assert.fail(`${error.message}; last report, ${last}`));
+  });
+
   it('the autoscaling query rises above its threshold under load and falls back to 0 when idle', async () => {
     const canonical = canonicalQueries();
     assert.deepEqual(canonical.map((q) => q.version).sort(), ['1', '2']);
@@ -228,23 +245,6 @@ describe('observability: a real Prometheus scraping the real mesh', function () 
     assert.deepEqual(firing.map((s) => s.metric.downstream), ['postprocess']);
     const [retries] = await prometheus!.query('sum(imesh_gateway_retries_total{downstream="postprocess"})');
     assert.ok(retries && retries.value > 0, `retries: ${JSON.stringify(retries)}`);
-  });
-
-  it('imesh canary status finds requests and a p99 for both versions in the model service\'s own metrics', async () => {
-    const cli = join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js');
-    const args = [cli, 'canary', 'status', '--prometheus', prometheus!.url, '--stable', '1', '--canary', '2', '--min-requests', '10', '--window', '10m'];
-    // increase() sees only what came after a series' first scrape: keep both versions busy until it has seen enough.
-    // Exit status 0 (promote) or 3 (roll back) is a verdict; 4 (too little seen) until then.
-    let last = '';
-    await eventually('a canary verdict', 40_000, async () => {
-      for (const version of ['1', '2']) await Promise.all(Array.from({ length: 10 }, () => client.classify([TEXT], { version })));
-      const { stdout, exitCode } = await run(process.execPath, args).then(
-        ({ stdout }) => ({ stdout, exitCode: 0 }),
-        (error: { stdout: string; code: number }) => ({ stdout: error.stdout, exitCode: error.code }),
-      );
-      last = `exit status ${exitCode}:\n${stdout}`;
-      return (exitCode === 0 || exitCode === 3) && !/n\/a/.test(stdout) ? stdout : undefined;
-    }).catch((error: Error) => assert.fail(`${error.message}; last report, ${last}`));
   });
 
   it('every dashboard and alert expression parses and returns series', async () => {
