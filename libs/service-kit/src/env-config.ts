@@ -107,3 +107,11 @@ export class EnvReader {
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
 }
+
+/** Runs `read` over `env` and then reports every bad variable at once (a ConfigError), as each service starts. */
+export function parseConfig<Config>(env: Readonly<Record<string, string | undefined>>, read: (env: EnvReader) => Config): Config {
+  const reader = new EnvReader(env);
+  const config = read(reader);
+  reader.done();
+  return config;
+}

@@ -1,4 +1,4 @@
-export { EnvReader, ConfigError, isConfigError } from './env-config';
+export { EnvReader, ConfigError, isConfigError, parseConfig } from './env-config';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogFields } from './logger';
 export {
   ServiceError,

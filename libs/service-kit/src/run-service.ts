@@ -1,4 +1,4 @@
-import { EnvReader, isConfigError } from './env-config';
+import { isConfigError, parseConfig, type EnvReader } from './env-config';
 import { createLogger, type Logger } from './logger';
 import type { ServerConfig } from './server-config';
 import { PortInUseError } from './service-server';
@@ -33,9 +33,7 @@ export function runService<Config extends { readonly server: ServerConfig }>(
 ): void {
   let config: Config;
   try {
-    const env = new EnvReader(process.env);
-    config = readConfig(env);
-    env.done();
+    config = parseConfig(process.env, readConfig);
   } catch (error) {
     process.stderr.write(`${service}: ${isConfigError(error) ? error.message : String(error)}\n`);
     process.exit(2);

@@ -1,12 +1,9 @@
-import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
+import { isConfigError, parseConfig } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { readTelemetryConfig } from './telemetry-config';
 
 function read(env: Record<string, string>, service: 'gateway' | 'model' = 'gateway') {
-  const reader = new EnvReader(env);
-  const config = readTelemetryConfig(reader, service);
-  reader.done();
-  return config;
+  return parseConfig(env, (reader) => readTelemetryConfig(reader, service));
 }
 
 describe('readTelemetryConfig', () => {

@@ -1,7 +1,16 @@
 import { strict as assert } from 'node:assert';
-import { definedOnly, optionalInteger, parseStrict, positiveIntegerList, seconds, UsageError } from './args';
+import { definedOnly, optionalInteger, optionTable, parseStrict, positiveIntegerList, seconds, UsageError } from './args';
 
 describe('tool-kit arguments', () => {
+  it('builds an option table from names: values, flags, repeatable values and one-letter aliases', () => {
+    const options = optionTable({ text: ['out'], flags: ['quick'], lists: ['file'], short: { out: 'o', file: 'f' } });
+    assert.deepEqual(options, { out: { type: 'string', short: 'o' }, quick: { type: 'boolean' }, file: { type: 'string', multiple: true, short: 'f' } });
+    const { values } = parseStrict(['--quick', '-o', 'dir', '-f', 'a.yaml', '--file', 'b.yaml'], options);
+    const out: string | undefined = values.out;
+    const files: string[] | undefined = values.file;
+    assert.deepEqual([out, values.quick, files], ['dir', true, ['a.yaml', 'b.yaml']]);
+  });
+
   it('parses options and positionals, and turns an unknown option into a UsageError', () => {
     const options = { quick: { type: 'boolean' }, out: { type: 'string', short: 'o' } } as const;
     const { values, positionals } = parseStrict(['mesh', '--quick', '-o', 'dir', '--out=other'], options);

@@ -7,6 +7,33 @@ export class UsageError extends Error {
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
+type Alias = { readonly short?: string };
+
+/** What optionTable builds: the option table node:util parseArgs takes, typed so that each value keeps its type. */
+export type OptionTable<Text extends string, Flag extends string, List extends string> = {
+  readonly [Name in Text]: { readonly type: 'string' } & Alias;
+} & { readonly [Name in Flag]: { readonly type: 'boolean' } & Alias } & {
+  readonly [Name in List]: { readonly type: 'string'; readonly multiple: true } & Alias;
+};
+
+/**
+ * A parseArgs option table from option names: `text` options take a value, `flags` take none, `lists` take a value
+ * each time they are given; `short` names one-letter aliases.
+ */
+export function optionTable<const Text extends string, const Flag extends string = never, const List extends string = never>(names: {
+  readonly text: readonly Text[];
+  readonly flags?: readonly Flag[];
+  readonly lists?: readonly List[];
+  readonly short?: Partial<Record<NoInfer<Text | Flag | List>, string>>;
+}): OptionTable<Text, Flag, List> {
+  const table: Record<string, { type: 'string' | 'boolean'; multiple?: true; short?: string }> = {};
+  for (const name of names.text) table[name] = { type: 'string' };
+  for (const name of names.flags ?? []) table[name] = { type: 'boolean' };
+  for (const name of names.lists ?? []) table[name] = { type: 'string', multiple: true };
+  for (const [name, short] of Object.entries(names.short ?? {})) if (typeof short === 'string') table[name]!.short = short;
+  return table as unknown as OptionTable<Text, Flag, List>;
+}
+
 type StrictConfig<T extends OptionsConfig> = { args: string[]; options: T; allowPositionals: true; strict: true };
 
 /** node:util parseArgs with positionals allowed and unknown options refused; its first message line becomes a UsageError. */

@@ -1,4 +1,4 @@
-export { UsageError, parseStrict, optionalInteger, positiveIntegerList, seconds, definedOnly, type OptionsConfig } from './args';
+export { UsageError, optionTable, parseStrict, optionalInteger, positiveIntegerList, seconds, definedOnly, type OptionsConfig, type OptionTable } from './args';
 export { runClosedLoop, type ClosedLoopOptions, type IssueRequest, type CaseMeasurement, type CpuUsage } from './load-generator';
 export {
   percentile,

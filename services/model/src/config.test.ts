@@ -2,15 +2,12 @@ import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
+import { isConfigError, parseConfig } from '@inference-mesh/service-kit';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { readModelServiceConfig } from './config';
 
 function read(env: Record<string, string>) {
-  const reader = new EnvReader(env);
-  const config = readModelServiceConfig(reader);
-  reader.done();
-  return config;
+  return parseConfig(env, readModelServiceConfig);
 }
 
 describe('readModelServiceConfig', () => {

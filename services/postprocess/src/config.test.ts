@@ -1,4 +1,4 @@
-import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
+import { isConfigError, parseConfig } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,10 +6,7 @@ import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { readPostprocessConfig } from './config';
 
 function read(env: Record<string, string>) {
-  const reader = new EnvReader(env);
-  const config = readPostprocessConfig(reader);
-  reader.done();
-  return config;
+  return parseConfig(env, readPostprocessConfig);
 }
 
 describe('readPostprocessConfig', () => {
@@ -18,14 +15,14 @@ describe('readPostprocessConfig', () => {
     assert.equal(config.repositoryRoot, DEFAULT_MODEL_REPOSITORY);
     assert.ok(existsSync(join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '1', 'config.json')), DEFAULT_MODEL_REPOSITORY);
     assert.equal(config.defaultModel, 'sentiment');
-    assert.equal(config.maxBatchRows, 256);
+    assert.equal(config.maxBatchTexts, 256);
     assert.equal(config.server.port, 50054);
   });
 
   it('takes the row limit from IMESH_MAX_BATCH_TEXTS and the port from IMESH_POSTPROCESS_PORT', () => {
     const config = read({ IMESH_MAX_BATCH_TEXTS: '64', IMESH_POSTPROCESS_PORT: '0', IMESH_DEFAULT_MODEL: 'topic' });
     assert.deepEqual(
-      { max: config.maxBatchRows, port: config.server.port, model: config.defaultModel },
+      { max: config.maxBatchTexts, port: config.server.port, model: config.defaultModel },
       { max: 64, port: 0, model: 'topic' },
     );
   });

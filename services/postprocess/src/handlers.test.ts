@@ -30,7 +30,7 @@ describe('Postprocess handler', () => {
       defaultModel: 'sentiment',
       logger: createLogger('test', 'error', () => {}),
     });
-    handle = createPostprocessHandler({ registry, maxBatchRows: MAX_BATCH_ROWS });
+    handle = createPostprocessHandler(registry, MAX_BATCH_ROWS);
   });
 
   it('labels each row with the model\'s labels, best first', async () => {

@@ -3,17 +3,11 @@ import { invalidArgument, type UnaryHandler } from '@inference-mesh/service-kit'
 import type { LabelRegistry } from './label-registry';
 import { FP32_BYTES, rankLogits } from '@inference-mesh/ranking';
 
-export interface PostprocessHandlerOptions {
-  readonly registry: Pick<LabelRegistry, 'resolve'>;
-  /** Most rows one call may carry (IMESH_MAX_BATCH_TEXTS). */
-  readonly maxBatchRows: number;
-}
-
 /** Postprocess: checks the logits' shape against the version's labels, then softmax, labels and top-k. */
 export function createPostprocessHandler(
-  options: PostprocessHandlerOptions,
+  registry: Pick<LabelRegistry, 'resolve'>,
+  maxBatchRows: number,
 ): UnaryHandler<postprocess.PostprocessRequest__Output, postprocess.PostprocessResponse> {
-  const { registry, maxBatchRows } = options;
   return async (request, context) => {
     const { rows, numLabels, logits, topK } = request;
     if (rows === 0) throw invalidArgument('rows is 0: send at least one row of logits');

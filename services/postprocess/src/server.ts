@@ -6,12 +6,7 @@ import { LabelRegistry } from './label-registry';
 
 /** Loads the labels of every model version, then serves PostprocessService (SERVING once both are done). */
 export async function startPostprocessServer(config: PostprocessConfig, logger: Logger): Promise<ServiceServer> {
-  const registry = LabelRegistry.load({ repositoryRoot: config.repositoryRoot, defaultModel: config.defaultModel, logger });
-  return startGrpcService<postprocess.PostprocessServiceHandlers>({
-    name: SERVICE_NAMES.postprocess,
-    packageDefinition: loadPostprocessProto().packageDefinition,
-    handlers: { Postprocess: createPostprocessHandler({ registry, maxBatchRows: config.maxBatchRows }) },
-    server: config.server,
-    logger,
-  });
+  const handlers = { Postprocess: createPostprocessHandler(LabelRegistry.load({ ...config, logger }), config.maxBatchTexts) };
+  const { packageDefinition } = loadPostprocessProto();
+  return startGrpcService<postprocess.PostprocessServiceHandlers>({ name: SERVICE_NAMES.postprocess, packageDefinition, handlers, server: config.server, logger });
 }

@@ -1,4 +1,4 @@
-import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
+import { isConfigError, parseConfig } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,10 +7,7 @@ import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { readTokenizerConfig } from './config';
 
 function read(env: Record<string, string>) {
-  const reader = new EnvReader(env);
-  const config = readTokenizerConfig(reader);
-  reader.done();
-  return config;
+  return parseConfig(env, readTokenizerConfig);
 }
 
 describe('readTokenizerConfig', () => {

@@ -32,7 +32,7 @@ describe('Encode handler', () => {
       defaultModel: 'sentiment',
       logger: createLogger('test', 'error', () => {}),
     });
-    encode = createEncodeHandler({ registry, maxBatchTexts: MAX_BATCH_TEXTS });
+    encode = createEncodeHandler(registry, MAX_BATCH_TEXTS);
   });
 
   it('pads to the longest row and gives the same ids as BatchEncoder for the same texts', async () => {
@@ -70,10 +70,10 @@ describe('Encode handler', () => {
       produced.push(batch);
       return batch;
     };
-    const handler = createEncodeHandler({
-      registry: { resolve: (model, version) => ({ model, version, value: { encoder: spy, fingerprint: 'sha256:test' } }) },
-      maxBatchTexts: MAX_BATCH_TEXTS,
-    });
+    const handler = createEncodeHandler(
+      { resolve: (model, version) => ({ model, version, value: { encoder: spy, fingerprint: 'sha256:test' } }) },
+      MAX_BATCH_TEXTS,
+    );
     const response = await handler(request(['good', 'fine']), callContext());
     assert.equal(produced.length, 1);
     assert.equal(response.inputIds, produced[0]!.inputIds);

@@ -2,20 +2,15 @@ import type { tokenizer } from '@inference-mesh/protos';
 import { decodeUtf8Texts, type UnaryHandler } from '@inference-mesh/service-kit';
 import type { TokenizerRegistry } from './tokenizer-registry';
 
-export interface EncodeHandlerOptions {
-  readonly registry: Pick<TokenizerRegistry, 'resolve'>;
-  /** Most texts one call may carry (IMESH_MAX_BATCH_TEXTS). */
-  readonly maxBatchTexts: number;
-}
-
 /**
  * Encode: a batch of UTF-8 texts to padded INT64 `input_ids` and `attention_mask`, in the raw tensor layout
- * the model takes. The tensors are the encoder's own Buffers, handed to grpc-js without another copy.
+ * the model takes, at most `maxBatchTexts` (IMESH_MAX_BATCH_TEXTS) texts a call. The tensors are the encoder's
+ * own Buffers, handed to grpc-js without another copy.
  */
 export function createEncodeHandler(
-  options: EncodeHandlerOptions,
+  registry: Pick<TokenizerRegistry, 'resolve'>,
+  maxBatchTexts: number,
 ): UnaryHandler<tokenizer.EncodeRequest__Output, tokenizer.EncodeResponse> {
-  const { registry, maxBatchTexts } = options;
   return async (request, context) => {
     const { version, value } = registry.resolve(request.modelName, request.modelVersion);
     const texts = decodeUtf8Texts('texts', request.texts, maxBatchTexts);

@@ -6,12 +6,7 @@ import { TokenizerRegistry } from './tokenizer-registry';
 
 /** Loads every tokenizer of the repository, then serves TokenizerService (SERVING once both are done). */
 export async function startTokenizerServer(config: TokenizerConfig, logger: Logger): Promise<ServiceServer> {
-  const registry = TokenizerRegistry.load({ repositoryRoot: config.repositoryRoot, defaultModel: config.defaultModel, logger });
-  return startGrpcService<tokenizer.TokenizerServiceHandlers>({
-    name: SERVICE_NAMES.tokenizer,
-    packageDefinition: loadTokenizerProto().packageDefinition,
-    handlers: { Encode: createEncodeHandler({ registry, maxBatchTexts: config.maxBatchTexts }) },
-    server: config.server,
-    logger,
-  });
+  const handlers = { Encode: createEncodeHandler(TokenizerRegistry.load({ ...config, logger }), config.maxBatchTexts) };
+  const { packageDefinition } = loadTokenizerProto();
+  return startGrpcService<tokenizer.TokenizerServiceHandlers>({ name: SERVICE_NAMES.tokenizer, packageDefinition, handlers, server: config.server, logger });
 }

@@ -1,5 +1,5 @@
 /** The bench's command line: `main.js <suite> [options]`. Pure, so it is tested without running anything. */
-import { parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
+import { optionTable, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
 
 export const SUITES = ['model', 'mesh'] as const;
 export type SuiteName = (typeof SUITES)[number];
@@ -81,21 +81,11 @@ options:
   --quick                   a smoke test: short cases, results not worth keeping
   --help                    this text`;
 
-const OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
-  quick: { type: 'boolean' },
-  'warmup-s': { type: 'string' },
-  'duration-s': { type: 'string' },
-  concurrency: { type: 'string' },
-  'batch-concurrency': { type: 'string' },
-  'request-rows': { type: 'string' },
-  'ort-batch-sizes': { type: 'string' },
-  model: { type: 'string' },
-  'model-repository': { type: 'string' },
-  texts: { type: 'string' },
-  'synthetic-bert': { type: 'boolean' },
-  out: { type: 'string' },
-} as const;
+const OPTIONS = optionTable({
+  text: ['warmup-s', 'duration-s', 'concurrency', 'batch-concurrency', 'request-rows', 'ort-batch-sizes', 'model', 'model-repository', 'texts', 'out'],
+  flags: ['help', 'quick', 'synthetic-bert'],
+  short: { help: 'h' },
+});
 
 export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
   const { values, positionals } = parseStrict(argv, OPTIONS);

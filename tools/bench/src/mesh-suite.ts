@@ -9,7 +9,7 @@ import type { BenchOptions } from './args';
 import { InProcessPipeline } from './in-process-pipeline';
 import { byLength, encoderFor, fullBatches, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
-import { consoleTable, count, jsonNumbers, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
+import { consoleTable, count, jsonNumbers, machineInfo, markdownSection, mib, num, problemsParagraph, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { commonSettings, type BenchResult, type CommonSettings, type Verdict } from './results';
 import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
 
@@ -335,26 +335,17 @@ function markdownReport(result: MeshBenchResult, svgName: string): string {
       'dynamic batcher and ONNX Runtime worker, and postprocess in one process, no RPC); the mesh over unary `Classify` calls; the mesh ' +
       'over one `ClassifyStream`; the mesh with batching off in the gateway and the model service.',
     '',
-    '## Summary',
-    '',
-    markdownTable({
+    markdownSection('Summary', {
       headers: ['', 'comparison', 'value', 'target', 'verdict'],
       align: ['l', 'l', 'l', 'l', 'l'],
       rows: result.summary.map((l) => [`(${l.id})`, l.label, l.value, l.target, l.verdict === 'MISS' ? '**MISS**' : l.verdict]),
     }),
-    '',
-    result.errors === 0 && result.problems.length === 0 ? 'No errors.' : `Problems:\n\n${result.problems.map((p) => `- ${p}`).join('\n')}`,
+    problemsParagraph(result.errors, result.problems),
     '',
     `![throughput and p99 latency against concurrency](${svgName})`,
     '',
-    '## Throughput and latency',
-    '',
-    markdownTable(caseTable(result)),
-    '',
-    '## Memory (RSS per service process)',
-    '',
-    markdownTable(memoryTable(result)),
-    '',
+    markdownSection('Throughput and latency', caseTable(result)),
+    markdownSection('Memory (RSS per service process)', memoryTable(result)),
   ].join('\n');
 }
 

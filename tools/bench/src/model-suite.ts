@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { byLength, encoderFor, fullBatches, permuteRows, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
-import { consoleTable, count, jsonNumbers, machineInfo, markdownTable, mib, num, writeFileAtomically, type MachineInfo, type Table } from './report';
+import { consoleTable, count, jsonNumbers, machineInfo, markdownSection, mib, num, problemsParagraph, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { startBenchService, type BenchService } from './service-process';
 import { commonSettings, type BenchResult, type CommonSettings, type Verdict } from './results';
 import { DEFAULT_BENCH_MODEL, type BenchOptions } from './args';
@@ -530,29 +530,18 @@ function markdownReport(result: ModelBenchResult): string {
         ? `; both also inherited \`${Object.entries(settings.inheritedEnv).map(([k, v]) => `${k}=${v}`).join(' ')}\` from the bench's environment.`
         : '.'),
     '',
-    '## Summary',
-    '',
-    markdownTable(summaryTable(result)),
-    '',
+    markdownSection('Summary', summaryTable(result)),
     best
       ? `ONNX Runtime in-process: batch 1 gives ${count(one?.measurement.rowsPerSecond)} rows/s, the best batch (${best.batchSize}) ` +
         `${count(best.measurement.rowsPerSecond)} rows/s.`
       : '',
     '',
-    result.errors > 0 || result.problems.length > 0
-      ? `**${result.errors} failed requests; problems:**\n\n${result.problems.map((p) => `- ${p}`).join('\n')}`
-      : 'No errors.',
+    problemsParagraph(result.errors, result.problems),
     '',
     `![rows/s vs concurrency, batching on and off, with ONNX Runtime in-process as reference](${reportName(result.settings)}.svg)`,
     '',
-    '## ONNX Runtime in-process',
-    '',
-    markdownTable(rawOrtTable(result)),
-    '',
-    '## Model service over gRPC',
-    '',
-    markdownTable(serviceTable(result)),
-    '',
+    markdownSection('ONNX Runtime in-process', rawOrtTable(result)),
+    markdownSection('Model service over gRPC', serviceTable(result)),
     '`% raw best`: rows/s as a share of ONNX Runtime in-process at its best batch. `svc cores`, `bench cores`: CPU seconds ' +
       'per second of the service process (every thread) and of the bench process during the measured window. ' +
       '`svc peak RSS`: the service process\'s VmHWM so far. Errors in brackets happened during warm-up.',

@@ -30,6 +30,16 @@ export function markdownTable(table: Table): string {
   return [table.headers, rule, ...table.rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n');
 }
 
+/** A level-two heading and its table, as the report lines of a suite. */
+export function markdownSection(title: string, table: Table): string {
+  return `## ${title}\n\n${markdownTable(table)}\n`;
+}
+
+/** The line a report gives its failures: 'No errors.', or the count and each problem. */
+export function problemsParagraph(errors: number, problems: readonly string[]): string {
+  return errors === 0 && problems.length === 0 ? 'No errors.' : `**${errors} failed requests; problems:**\n\n${problems.map((p) => `- ${p}`).join('\n')}`;
+}
+
 /** Fixed decimals, '-' for a missing or non-finite value. */
 export function num(value: number | undefined, decimals = 0): string {
   return value === undefined || !Number.isFinite(value) ? '-' : value.toFixed(decimals);

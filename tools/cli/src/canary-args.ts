@@ -1,4 +1,4 @@
-import { parseStrict, UsageError } from '@inference-mesh/tool-kit';
+import { optionTable, parseStrict, UsageError } from '@inference-mesh/tool-kit';
 
 export const CANARY_USAGE = `Usage: imesh canary <set|status> [options]
 
@@ -71,23 +71,12 @@ export interface CanaryHelpCommand {
 
 export type CanaryCommand = CanarySetCommand | CanaryStatusCommand | CanaryHelpCommand;
 
-const OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
-  weight: { type: 'string' },
-  file: { type: 'string', short: 'f', multiple: true },
-  'virtual-service': { type: 'string' },
-  deployment: { type: 'string' },
-  prometheus: { type: 'string' },
-  source: { type: 'string' },
-  model: { type: 'string' },
-  window: { type: 'string' },
-  'min-requests': { type: 'string' },
-  'max-error-increase': { type: 'string' },
-  'max-p99-increase': { type: 'string' },
-  stable: { type: 'string' },
-  canary: { type: 'string' },
-  namespace: { type: 'string', short: 'n' },
-} as const;
+const OPTIONS = optionTable({
+  text: ['weight', 'virtual-service', 'deployment', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace'],
+  flags: ['help'],
+  lists: ['file'],
+  short: { help: 'h', file: 'f', namespace: 'n' },
+});
 
 const SET_ONLY = ['weight', 'file', 'virtual-service', 'deployment'] as const;
 const STATUS_ONLY = ['prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase'] as const;

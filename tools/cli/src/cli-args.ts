@@ -1,5 +1,5 @@
 import { DEFAULT_TARGET, type TlsOptions } from '@inference-mesh/client';
-import { definedOnly, optionalInteger, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
+import { definedOnly, optionalInteger, optionTable, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
 
 export const USAGE = `Usage: imesh <command> [options]
 
@@ -90,24 +90,11 @@ export interface BenchCommand {
 
 export type Command = ClassifyCommand | HealthCommand | BenchCommand | HelpCommand;
 
-const OPTIONS = {
-  target: { type: 'string' },
-  ca: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  file: { type: 'string', short: 'f' },
-  model: { type: 'string' },
-  version: { type: 'string' },
-  'top-k': { type: 'string' },
-  'deadline-ms': { type: 'string' },
-  'batch-size': { type: 'string' },
-  concurrency: { type: 'string' },
-  'duration-s': { type: 'string' },
-  'warmup-s': { type: 'string' },
-  stream: { type: 'boolean' },
-  'skip-invalid': { type: 'boolean' },
-} as const;
+const OPTIONS = optionTable({
+  text: ['target', 'ca', 'cert', 'key', 'file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size', 'concurrency', 'duration-s', 'warmup-s'],
+  flags: ['help', 'stream', 'skip-invalid'],
+  short: { help: 'h', file: 'f' },
+});
 
 const BENCH_ONLY = ['concurrency', 'duration-s', 'warmup-s', 'stream'] as const;
 

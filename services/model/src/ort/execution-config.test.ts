@@ -1,12 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { EnvReader, isConfigError } from '@inference-mesh/service-kit';
+import { isConfigError, parseConfig } from '@inference-mesh/service-kit';
 import { cudaMemoryLimitNote, DEFAULT_EXECUTION, readExecutionConfig } from './execution-config';
 
 function read(env: Record<string, string>) {
-  const reader = new EnvReader(env);
-  const config = readExecutionConfig(reader);
-  reader.done();
-  return config;
+  return parseConfig(env, readExecutionConfig);
 }
 
 describe('readExecutionConfig', () => {
