@@ -28,6 +28,9 @@ const DEFAULT_TEXTS = ['a gorgeous, witty, seductive movie.', 'an ugly, boring w
  * until stopped. Every outcome is kept, so a test can count and time what happened around a fault. A test holds
  * it with `await using`, so that it stops however the test ends: a load left running after a failed assertion
  * keeps the process busy (stop is idempotent, so stopping it earlier for the figures is fine).
+ *
+ * Not tool-kit's closed-loop generator: that one measures a window (warm-up, rates, percentiles, CPU); this one
+ * keeps a timeline of every outcome around a fault, for the resilience tests to count what failed and when.
  */
 export class SteadyLoad implements AsyncDisposable {
   readonly outcomes: Outcome[] = [];

@@ -1,17 +1,17 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import type { ProtoGrpcType as InferenceGrpc } from './generated/grpc_service';
 import type { ProtoGrpcType as PipelineGrpc } from './generated/pipeline';
 import type { ProtoGrpcType as PostprocessGrpc } from './generated/postprocess';
 import type { ProtoGrpcType as TokenizerGrpc } from './generated/tokenizer';
 
 /**
- * The .proto files: the copy `npm pack` puts inside the package (so that a packed SDK works outside the checkout),
- * else the repository's `protos/` folder, from `libs/protos/dist/`.
+ * The .proto files: installed from a packed tarball (under node_modules), the copy `npm pack` put inside the
+ * package; in the checkout, the repository's `protos/` folder, from `libs/protos/dist/`, so that a copy left by an
+ * interrupted pack never hides an edit.
  */
-export const PROTO_ROOT = [join(__dirname, '..', 'protos'), join(__dirname, '..', '..', '..', 'protos')].find((dir) => existsSync(dir)) ?? join(__dirname, '..', '..', '..', 'protos');
+export const PROTO_ROOT = __dirname.split(sep).includes('node_modules') ? join(__dirname, '..', 'protos') : join(__dirname, '..', '..', '..', 'protos');
 
 /**
  * The options the generated types in `./generated` were made with (`npm run gen -w libs/protos`); loading with

@@ -1,9 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { ConfigError, EnvReader } from './env-config';
 import { readServerConfig } from './server-config';
-import { decodeUtf8Texts } from './texts';
-import { status } from '@grpc/grpc-js';
-import { isServiceError } from './errors';
 
 describe('EnvReader', () => {
   it('fills defaults and parses typed values', () => {
@@ -41,31 +38,5 @@ describe('EnvReader', () => {
     assert.equal(env.boolean('B', true), false);
     env.boolean('C', false);
     assert.throws(() => env.done(), /C="maybe": expected true or false/);
-  });
-});
-
-describe('decodeUtf8Texts', () => {
-  const code = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (error) {
-      assert.ok(isServiceError(error));
-      return [error.code, error.message];
-    }
-    return assert.fail('expected an error');
-  };
-
-  it('decodes UTF-8, multi-byte characters included', () => {
-    assert.deepEqual(decodeUtf8Texts('texts', [Buffer.from('héllo'), Buffer.from('日本')], 4), ['héllo', '日本']);
-  });
-
-  it('refuses invalid UTF-8, empty items, an empty batch and a batch over the limit with INVALID_ARGUMENT', () => {
-    assert.deepEqual(code(() => decodeUtf8Texts('texts', [Buffer.from('ok'), Buffer.from([0xc3, 0x28])], 4)), [
-      status.INVALID_ARGUMENT,
-      'texts[1] is not valid UTF-8',
-    ]);
-    assert.deepEqual(code(() => decodeUtf8Texts('texts', [Buffer.alloc(0)], 4))[1], 'texts[0] is empty: every text needs at least one character');
-    assert.deepEqual(code(() => decodeUtf8Texts('texts', [], 4))[1], 'texts is empty: send at least one text');
-    assert.match(String(code(() => decodeUtf8Texts('texts', [Buffer.from('a'), Buffer.from('b')], 1))[1]), /texts has 2 items; at most 1/);
   });
 });

@@ -74,6 +74,9 @@ export function runService<Config extends { readonly server: ServerConfig }>(
       // Still starting: nothing is served yet, so nothing needs draining.
       if (!running) process.exit(1);
       if (!stopping) stop('launcher gone', ORPHANED_SHUTDOWN_MS);
+      // Already draining after the launcher's SIGTERM (a supervisor's SIGTERM, then SIGKILL): the drain that
+      // had grace + drain timeout now has what is left of ORPHANED_SHUTDOWN_MS.
+      else setTimeout(() => process.exit(1), ORPHANED_SHUTDOWN_MS).unref();
     });
   }
 

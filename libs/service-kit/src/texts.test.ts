@@ -1,7 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { strict as assert } from 'node:assert';
 import { EnvReader, isConfigError } from './env-config';
-import { checkUtf8Texts, readMaxBatchTexts } from './texts';
+import { isServiceError } from './errors';
+import { checkUtf8Texts, decodeUtf8Texts, readMaxBatchTexts } from './texts';
 
 /** Asserts that checkUtf8Texts refuses `items` with INVALID_ARGUMENT and exactly `message`. */
 function assertRefused(items: Uint8Array[], maxItems: number, message: string, why?: string): void {
@@ -37,5 +38,31 @@ describe('readMaxBatchTexts', () => {
       readMaxBatchTexts(env);
       assert.throws(() => env.done(), (error: unknown) => isConfigError(error) && error.message.includes(`IMESH_MAX_BATCH_TEXTS="${value}": expected an integer from 1 to 65536`));
     }
+  });
+});
+
+describe('decodeUtf8Texts', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      assert.ok(isServiceError(error));
+      return [error.code, error.message];
+    }
+    return assert.fail('expected an error');
+  };
+
+  it('decodes UTF-8, multi-byte characters included', () => {
+    assert.deepEqual(decodeUtf8Texts('texts', [Buffer.from('héllo'), Buffer.from('日本')], 4), ['héllo', '日本']);
+  });
+
+  it('refuses invalid UTF-8, empty items, an empty batch and a batch over the limit with INVALID_ARGUMENT', () => {
+    assert.deepEqual(code(() => decodeUtf8Texts('texts', [Buffer.from('ok'), Buffer.from([0xc3, 0x28])], 4)), [
+      status.INVALID_ARGUMENT,
+      'texts[1] is not valid UTF-8',
+    ]);
+    assert.deepEqual(code(() => decodeUtf8Texts('texts', [Buffer.alloc(0)], 4))[1], 'texts[0] is empty: every text needs at least one character');
+    assert.deepEqual(code(() => decodeUtf8Texts('texts', [], 4))[1], 'texts is empty: send at least one text');
+    assert.match(String(code(() => decodeUtf8Texts('texts', [Buffer.from('a'), Buffer.from('b')], 1))[1]), /texts has 2 items; at most 1/);
   });
 });

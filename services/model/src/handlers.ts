@@ -16,7 +16,7 @@ export const BATCH_SIZE_PARAMETER = 'imesh_batch_size';
 /** KServe's platform name for ONNX Runtime models. */
 export const ONNX_PLATFORM = 'onnxruntime_onnx';
 
-export interface InferenceServiceOptions {
+export interface InferenceHandlerOptions {
   readonly registry: ModelRegistry;
   /** Runs a READY version's requests (batching them); one executor per version. */
   readonly executorOf: (version: ReadyVersion) => VersionExecutor;
@@ -29,8 +29,8 @@ export interface InferenceServiceOptions {
  * The Open Inference Protocol's six calls as plain async functions (a unit test calls them without a server).
  * Errors are thrown as ServiceErrors and mapped to a status in one place, by `unaryHandler`.
  */
-export class InferenceService {
-  constructor(private readonly options: InferenceServiceOptions) {}
+export class InferenceHandlers {
+  constructor(private readonly options: InferenceHandlerOptions) {}
 
   async serverLive(): Promise<inference.ServerLiveResponse> {
     return { live: true };
@@ -118,7 +118,7 @@ function statusName(error: unknown): string {
 }
 
 /** The grpc-js implementation of `inference.GRPCInferenceService`. */
-export function inferenceServiceHandlers(service: InferenceService, logger: Logger): inference.GRPCInferenceServiceHandlers {
+export function inferenceGrpcHandlers(service: InferenceHandlers, logger: Logger): inference.GRPCInferenceServiceHandlers {
   return {
     ServerLive: unaryHandler('GRPCInferenceService/ServerLive', logger, () => service.serverLive()),
     ServerReady: unaryHandler('GRPCInferenceService/ServerReady', logger, () => service.serverReady()),

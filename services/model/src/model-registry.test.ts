@@ -7,7 +7,7 @@ import { modelFiles, tokenizerFingerprint } from '@inference-mesh/model-reposito
 import { createLogger } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
-import { InferenceService } from './handlers';
+import { InferenceHandlers } from './handlers';
 import { ModelMetrics, versionAttributes } from './model-metrics';
 import { VersionExecutor } from './batching/version-executor';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
@@ -197,7 +197,7 @@ describe('ModelRegistry', function () {
     });
   });
 
-  describe('InferenceService', () => {
+  describe('InferenceHandlers', () => {
     it('warms each version up once, and starts no run for a request whose caller has gone', async () => {
       const root = tempRepository();
       for (const version of ['1', '2']) {
@@ -209,7 +209,7 @@ describe('ModelRegistry', function () {
       assert.equal(runs.length, 2, 'one warm-up run per version');
       const metrics = new ModelMetrics();
       const executors = new Map<ReadyVersion, VersionExecutor>();
-      const service = new InferenceService({
+      const service = new InferenceHandlers({
         registry,
         metrics,
         executorOf: (version) => executors.get(version) ?? executors.set(version, new VersionExecutor(version, versionAttributes(version.name, version.version), metrics)).get(version)!,

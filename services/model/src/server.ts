@@ -1,7 +1,7 @@
 import { loadInferenceProto, SERVICE_NAMES } from '@inference-mesh/protos';
 import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
 import type { ModelServiceConfig } from './config';
-import { inferenceServiceHandlers, InferenceService } from './handlers';
+import { inferenceGrpcHandlers, InferenceHandlers } from './handlers';
 import { ModelMetrics, versionAttributes } from './model-metrics';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
 import type { ModelLoader } from './model-runner';
@@ -36,7 +36,7 @@ export async function startModelServer(config: ModelServiceConfig, logger: Logge
     executors.set(version, new VersionExecutor(version, versionAttributes(version.name, version.version), metrics));
     logger.info('batching', { model: version.name, version: version.version, ...version.batching });
   }
-  const service = new InferenceService({
+  const service = new InferenceHandlers({
     registry,
     executorOf: (version) => executors.get(version)!,
     metrics,
@@ -44,7 +44,7 @@ export async function startModelServer(config: ModelServiceConfig, logger: Logge
     serverVersion: config.serverVersion,
   });
   const { packageDefinition, grpc } = loadInferenceProto();
-  server.addService(SERVICE_NAMES.inference, grpc.inference.GRPCInferenceService.service, inferenceServiceHandlers(service, logger), packageDefinition);
+  server.addService(SERVICE_NAMES.inference, grpc.inference.GRPCInferenceService.service, inferenceGrpcHandlers(service, logger), packageDefinition);
   const release = async () => {
     await Promise.all([...executors.values()].map((executor) => executor.close()));
     await registry.release();

@@ -25,7 +25,7 @@ export type CanaryStatusOptions = Omit<CanaryStatusCommand, 'kind'>;
 /**
  * Status codes that count against a version: failures the server owns. A caller's bad input (INVALID_ARGUMENT,
  * NOT_FOUND), its cancellation, and load shedding (RESOURCE_EXHAUSTED: too few replicas, not a bad version) do not.
- * FAILED_PRECONDITION does: it means the version was deployed with the wrong tokenizer.
+ * FAILED_PRECONDITION does: the version failed to load, or was deployed with the wrong tokenizer.
  */
 const FAILURE_CODES = ['UNKNOWN', 'DEADLINE_EXCEEDED', 'FAILED_PRECONDITION', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS'];
 /** The same codes as numbers: Istio's grpc_response_status label holds the number. */

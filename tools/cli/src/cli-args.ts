@@ -22,7 +22,7 @@ Classify options:
                            --file: none by default, and it bounds the whole run)
   --batch-size N           texts per request with --file (default 32)
   --skip-invalid           with --file: leave out the lines the server refuses (empty, not UTF-8) instead of
-                           printing an error line for each; their count goes to stderr
+                           printing an error line for each; their count goes to stderr (exit status 1 still)
 
 Bench options:
   --concurrency A,B,..     concurrent callers per level (default 1,8,64)

@@ -79,9 +79,9 @@ describe('imesh (child process)', function () {
     assert.equal(run.stderr, 'imesh: 2 of 6 lines of stdin refused by the server (their error lines are in the output)\n');
   });
 
-  it('classify --file --skip-invalid leaves refused lines out, counts them on stderr, and exits 0', async () => {
+  it('classify --file --skip-invalid leaves refused lines out, counts them on stderr, and still exits 1', async () => {
     const run = await imesh(['classify', '--target', server.target, '-f', '-', '--skip-invalid'], 'good\n\nbad\n');
-    assert.equal(run.code, 0);
+    assert.equal(run.code, 1);
     assert.deepEqual(lines(run.stdout).map((line) => (JSON.parse(line) as { text: string }).text), ['good', 'bad']);
     assert.equal(run.stderr, 'imesh: skipped 1 of 3 lines of stdin: refused by the server\n');
   });

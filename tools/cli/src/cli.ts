@@ -93,11 +93,9 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
   }
   if (refused === 0) return 0;
   const counted = `${refused} of ${lines} line${lines === 1 ? '' : 's'} of ${name}`;
-  if (command.skipInvalid) {
-    process.stderr.write(`imesh: skipped ${counted}: refused by the server\n`);
-    return 0;
-  }
-  process.stderr.write(`imesh: ${counted} refused by the server (their error lines are in the output)\n`);
+  // Skipped or not, a refused line is a failure the exit status owns up to: a script must not take it for a clean run.
+  if (command.skipInvalid) process.stderr.write(`imesh: skipped ${counted}: refused by the server\n`);
+  else process.stderr.write(`imesh: ${counted} refused by the server (their error lines are in the output)\n`);
   return 1;
 }
 

@@ -333,8 +333,9 @@ class ServiceSupervisor {
     this.starting = spawned.child;
     try {
       const restarted = await awaitServing(this.service, this.host, spawned, this.readyTimeoutMs, this.options.tls);
-      if (this.stopped()) return;
+      // Up while the mesh stops: it is the process stop() has to end now, in its turn.
       this.current = restarted;
+      if (this.stopped()) return;
       this.readyAtMs = Date.now();
       this.options.onEvent?.({ kind: 'restarted', service: this.service, pid: restarted.process.pid, address: restarted.address });
       this.watch();

@@ -5,6 +5,9 @@
 import { DEFAULT_PORTS } from '@inference-mesh/service-kit';
 import { DEFAULT_RESTART_POLICY, MESH_SERVICES, startMesh, type MeshEvent } from './mesh';
 
+/** Ctrl-C, a supervisor's stop, a closed terminal: each stops the mesh in order, gateway first. */
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 /** Where `imesh` looks for the gateway when given no --target. */
 const CLI_DEFAULT_TARGET = `127.0.0.1:${DEFAULT_PORTS.gateway}`;
 
@@ -13,6 +16,13 @@ async function main(): Promise<void> {
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const verbose = process.env.IMESH_START_VERBOSE === '1';
   process.stdout.write('starting tokenizer, model, postprocess, then gateway ...\n');
+  // A signal while the mesh starts: exit at once. The services watch this process's IPC channel, so those still
+  // starting exit when it closes and those already serving drain briefly and exit.
+  const abandon = (signal: NodeJS.Signals) => {
+    process.stdout.write(`\n${signal} while starting: stopping the services ...\n`);
+    process.exit(1);
+  };
+  for (const signal of SIGNALS) process.on(signal, abandon);
   const mesh = await startMesh({
     // Each service reads its own IMESH_<SERVICE>_PORT, so a bad value is reported as the user wrote it.
     ports: 'environment',
@@ -45,9 +55,10 @@ async function main(): Promise<void> {
       process.exit(0);
     });
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', stop);
+  for (const signal of SIGNALS) {
+    process.off(signal, abandon);
+    process.on(signal, stop);
+  }
 }
 
 /** A JSON log line as a person reads it: level, message, the error's own message (no stack), the other fields. */

@@ -36,6 +36,9 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** A request before the client numbers it. */
 type RequestBody = DistributiveOmit<WorkerRequest, 'id'>;
 
+/** How long close() lets the runs the worker already has finish before it terminates the thread regardless. */
+const CLOSE_WAIT_MS = 30_000;
+
 /**
  * One worker_threads Worker that owns every ONNX Runtime session of the process (all models, all versions); the
  * main thread keeps metadata and `ModelRunner` proxies. Requests are posted as they come and the worker serves them
@@ -47,8 +50,6 @@ type RequestBody = DistributiveOmit<WorkerRequest, 'id'>;
  * and should report NOT_SERVING until it is restarted. A crash inside native code takes the whole process down
  * regardless: a thread is no process boundary.
  */
-/** How long close() lets the runs the worker already has finish before it terminates the thread regardless. */
-const CLOSE_WAIT_MS = 30_000;
 
 export class OrtWorkerClient implements OrtLoaderHandle {
   readonly mode = 'worker';
