@@ -96,7 +96,8 @@ describe('the model service\'s dynamic batcher, with the real model', function (
   describe('with a long queue delay and a small queue', () => {
     let model: Awaited<ReturnType<typeof startModel>> | undefined;
     before(async () => {
-      model = await startModel({ IMESH_MODEL_MAX_QUEUE_DELAY_US: '300000', IMESH_MODEL_MAX_QUEUE_SIZE: '4' });
+      // Triton's rule (wait the delay even when idle), so that requests sit in the queue long enough to expire there.
+      model = await startModel({ IMESH_MODEL_MAX_QUEUE_DELAY_US: '300000', IMESH_MODEL_MAX_QUEUE_SIZE: '4', IMESH_MODEL_CUT_WHEN_IDLE: 'false' });
     });
     after(async () => {
       model?.client.close();

@@ -115,6 +115,7 @@ describe('observability: a real Prometheus scraping the real mesh', function () 
         // Requests wait up to 1 s for company and a batch holds 64 rows: with fewer callers than that, a version's
         // queue holds its callers nearly all the time, whatever the machine's speed.
         IMESH_MODEL_MAX_QUEUE_DELAY_US: '1000000',
+        IMESH_MODEL_CUT_WHEN_IDLE: 'false',
         IMESH_MODEL_MAX_BATCH_SIZE: '64',
         // Room for the 48 load callers; a burst of more is shed (imesh.gateway.shed).
         IMESH_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),

@@ -36,6 +36,17 @@ describe('batching config', () => {
     assert.deepEqual([config.enabled, config.maxBatchSize, config.maxQueueDelayUs, config.preferredBatchSizes], [false, 64, 0, [2, 4]]);
   });
 
+  it('cuts when idle by default; serving.json (cut_when_idle) and IMESH_MODEL_CUT_WHEN_IDLE turn it off, the variable winning', () => {
+    assert.equal(DEFAULT_BATCHING.cutWhenIdle, true);
+    const dir = versionDir({ dynamic_batching: { cut_when_idle: false } });
+    assert.equal(resolveBatchingConfig(dir, {}).cutWhenIdle, false);
+    const env = new EnvReader({ IMESH_MODEL_CUT_WHEN_IDLE: 'true' });
+    const overrides = readBatchingOverrides(env);
+    env.done();
+    assert.equal(resolveBatchingConfig(dir, overrides).cutWhenIdle, true);
+    assert.throws(() => resolveBatchingConfig(versionDir({ dynamic_batching: { cut_when_idle: 'no' } }), {}), /dynamic_batching\.cut_when_idle must be true or false/);
+  });
+
   it('names the file, field or variable when a value is wrong', () => {
     assert.throws(() => resolveBatchingConfig(versionDir('{'), {}), /serving\.json: /);
     assert.throws(() => resolveBatchingConfig(versionDir({ max_batch_size: 0 }), {}), /max_batch_size must be an integer >= 1/);

@@ -20,6 +20,8 @@ export interface BatchingConfig {
   readonly maxConcurrentBatches: number;
   /** Most of a batch's cells that may be padding before similar-length requests go in a batch of their own. */
   readonly maxPaddingRatio: number;
+  /** Cut at once when no batch is running, instead of waiting the delay for company (see BatcherOptions). */
+  readonly cutWhenIdle: boolean;
 }
 
 export const SERVING_CONFIG_FILE = 'serving.json';
@@ -27,13 +29,15 @@ export const SERVING_CONFIG_FILE = 'serving.json';
 export const DEFAULT_BATCHING: BatchingConfig = {
   enabled: true,
   maxBatchSize: 256,
-  // Not 0: Triton's default of 0 batches only what happens to be queued, which on a fast model is little.
+  // Not 0: Triton's default of 0 batches only what happens to be queued, which on a fast model is little. With
+  // cutWhenIdle, only requests that arrive while a batch computes wait it, never a lone one.
   maxQueueDelayUs: 1000,
   preferredBatchSizes: [],
   maxQueueSize: 1024,
   defaultQueueTimeoutUs: 0,
   maxConcurrentBatches: 2,
   maxPaddingRatio: 0.5,
+  cutWhenIdle: true,
 };
 
 /** Settings from the environment, which win over every version's serving.json. */
@@ -51,6 +55,7 @@ export function readBatchingOverrides(env: EnvReader): BatchingOverrides {
   set('maxQueueSize', 'IMESH_MODEL_MAX_QUEUE_SIZE', () => env.integer('IMESH_MODEL_MAX_QUEUE_SIZE', 0, { min: 0, max: 10_000_000 }));
   set('defaultQueueTimeoutUs', 'IMESH_MODEL_DEFAULT_QUEUE_TIMEOUT_US', () => env.integer('IMESH_MODEL_DEFAULT_QUEUE_TIMEOUT_US', 0, { min: 0, max: 3_600_000_000 }));
   set('maxPaddingRatio', 'IMESH_MODEL_MAX_PADDING_RATIO', () => env.number('IMESH_MODEL_MAX_PADDING_RATIO', DEFAULT_BATCHING.maxPaddingRatio, { min: 0.01, max: 1 }));
+  set('cutWhenIdle', 'IMESH_MODEL_CUT_WHEN_IDLE', () => env.boolean('IMESH_MODEL_CUT_WHEN_IDLE', DEFAULT_BATCHING.cutWhenIdle));
   set('maxConcurrentBatches', 'IMESH_MODEL_MAX_CONCURRENT_BATCHES', () => env.integer('IMESH_MODEL_MAX_CONCURRENT_BATCHES', 2, { min: 1, max: 64 }));
   return overrides;
 }
@@ -64,6 +69,7 @@ interface ServingFile {
     default_queue_timeout_microseconds?: unknown;
     max_concurrent_batches?: unknown;
     max_padding_ratio?: unknown;
+    cut_when_idle?: unknown;
   } | null;
 }
 
@@ -92,6 +98,11 @@ export function resolveBatchingConfig(versionDir: string, overrides: BatchingOve
       if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new Error(`${path}: ${name} must be a number in (0, 1]`);
       return value;
     };
+    const flag = (name: string, value: unknown): boolean | undefined => {
+      if (value === undefined) return undefined;
+      if (typeof value !== 'boolean') throw new Error(`${path}: ${name} must be true or false`);
+      return value;
+    };
     const batching = raw.dynamic_batching;
     const preferred = batching?.preferred_batch_size;
     if (preferred !== undefined && (!Array.isArray(preferred) || preferred.some((n) => !Number.isInteger(n) || n < 1))) {
@@ -106,6 +117,7 @@ export function resolveBatchingConfig(versionDir: string, overrides: BatchingOve
       defaultQueueTimeoutUs: field('dynamic_batching.default_queue_timeout_microseconds', batching?.default_queue_timeout_microseconds, 0),
       maxConcurrentBatches: field('dynamic_batching.max_concurrent_batches', batching?.max_concurrent_batches, 1),
       maxPaddingRatio: ratio('dynamic_batching.max_padding_ratio', batching?.max_padding_ratio),
+      cutWhenIdle: flag('dynamic_batching.cut_when_idle', batching?.cut_when_idle),
     });
   }
   const config = { ...DEFAULT_BATCHING, ...fromFile, ...overrides };

@@ -206,6 +206,35 @@ describe('DynamicBatcher', () => {
       assert.equal(h.clock.pendingTimers, 0);
     });
 
+    it('cutWhenIdle: a lone request runs at once despite the delay; arrivals while a batch computes wait for company', async () => {
+      const h = harness({ maxBatchRows: 8, maxQueueDelayUs: 10_000, maxConcurrentBatches: 2, cutWhenIdle: true });
+      h.add('a');
+      assert.deepEqual(h.runner.batches.map((b) => b.items), [['a']], 'nothing was running: no wait');
+      assert.equal(h.runner.batch(0).atMs, 0);
+      h.add('b');
+      h.add('c');
+      assert.equal(h.runner.batches.length, 1, 'a batch computes: the free slot waits the delay for company');
+      h.clock.advance(10);
+      assert.deepEqual(h.runner.batches.map((b) => b.items), [['a'], ['b', 'c']]);
+      h.runner.succeed(0);
+      h.runner.succeed(1);
+      await flush();
+      h.add('d');
+      h.add('e');
+      assert.deepEqual(h.runner.batches.slice(2).map((b) => b.items), [['d']], 'idle again: the next lone request runs at once');
+      h.runner.succeed(2);
+      await flush();
+      assert.deepEqual(h.runner.batches.slice(3).map((b) => b.items), [['e']], 'and what queued behind it goes when the model is idle');
+    });
+
+    it('without cutWhenIdle (Triton\'s rule) a lone request waits the whole delay', () => {
+      const h = harness({ maxBatchRows: 8, maxQueueDelayUs: 10_000, maxConcurrentBatches: 2 });
+      h.add('a');
+      assert.equal(h.runner.batches.length, 0);
+      h.clock.advance(10);
+      assert.deepEqual(h.runner.batches.map((b) => b.items), [['a']]);
+    });
+
     it('with maxQueueDelayUs 0 cuts at once with whatever is queued, and batches what piles up behind busy slots', async () => {
       const h = harness({ maxBatchRows: 8, maxQueueDelayUs: 0, maxConcurrentBatches: 1 });
       h.add('a');

@@ -49,6 +49,13 @@ export interface BatcherOptions {
    * can cost more compute than batching saves on short, varied texts.
    */
   readonly maxPaddingRatio?: number;
+  /**
+   * Cut at once, whatever the delay, when no batch is running: waiting would leave the model idle, and company
+   * gathers while a batch computes anyway. A lone request then pays no delay and batches still grow with load.
+   * Beyond Triton, which waits the delay even when idle (its default delay of 0 gives up batching instead).
+   * Default false.
+   */
+  readonly cutWhenIdle?: boolean;
 }
 
 export interface EnqueueOptions {
@@ -150,6 +157,7 @@ function checkDuration(name: string, value: number): void {
 
 export class DynamicBatcher<Item, Result> {
   private readonly maxBatchRows: number;
+  private readonly cutWhenIdle: boolean;
   private readonly maxQueueDelayMs: number;
   private readonly preferredRows: ReadonlySet<number>;
   private readonly maxQueueSize: number;
@@ -196,6 +204,7 @@ export class DynamicBatcher<Item, Result> {
       }
     }
     this.maxBatchRows = options.maxBatchRows;
+    this.cutWhenIdle = options.cutWhenIdle ?? false;
     this.maxPaddingRatio = options.maxPaddingRatio ?? 1;
     if (!(this.maxPaddingRatio > 0 && this.maxPaddingRatio <= 1)) throw new RangeError(`maxPaddingRatio must be in (0, 1], got ${options.maxPaddingRatio}`);
     this.maxQueueDelayMs = options.maxQueueDelayUs / 1000;
@@ -356,6 +365,7 @@ export class DynamicBatcher<Item, Result> {
     const cutWhole =
       rows === this.maxBatchRows ||
       heldBackByPadding ||
+      (this.cutWhenIdle && this.runningBatches === 0) ||
       now + CLOCK_SLACK_MS >= oldest.enqueuedMs + this.maxQueueDelayMs ||
       // No later arrival can join: closing refuses them, and so does a full queue. Waiting would only add latency.
       this.closed ||

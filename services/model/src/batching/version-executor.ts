@@ -126,6 +126,7 @@ export class VersionExecutor {
           defaultQueueTimeoutUs: batching.defaultQueueTimeoutUs,
           maxConcurrentBatches: batching.maxConcurrentBatches,
           maxPaddingRatio: batching.maxPaddingRatio,
+          cutWhenIdle: batching.cutWhenIdle,
         },
         (members, stats) => this.runBatch(members, names, stats),
         this.clock,
