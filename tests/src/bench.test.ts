@@ -71,6 +71,53 @@ describe('npm run bench (short runs: structure and zero errors, no speed asserti
     assert.match(stdout, /\[\d+\/\d+\] mesh streaming, 8 callers \.\.\./, 'progress is shown while it runs');
   });
 
+  it('overhead: the echo per hop, both one-process servers, the mesh and bulk complete with zero errors, with the per-hop table and every target', async () => {
+    const { json, dir, stdout } = await shortBench(['overhead', '--concurrency', '1,8', '--texts', '128', '--bulk-texts', '512'], 'overhead');
+    dirs.push(dir);
+    assert.equal(json['suite'], 'overhead');
+    assert.deepEqual(json['problems'], []);
+    assert.equal(json['errors'], 0);
+    const hops = ['Classify', 'Encode', 'ModelInfer', 'Postprocess'];
+    const echo = json['echo'] as { hop: string; requestBytes: number; responseBytes: number; measurement: Measured; serverCpuUsPerCall: number }[];
+    assert.deepEqual(echo.map((e) => e.hop), hops);
+    for (const e of echo) {
+      assertCompleted(`echo ${e.hop}`, e.measurement);
+      assert.ok(e.requestBytes > 0 && e.responseBytes > 0, `${e.hop}: message sizes computed`);
+      assert.ok(Number.isFinite(e.serverCpuUsPerCall), `${e.hop}: echo server CPU read`);
+    }
+    type Case = { server: string; mode: string; measurement: Measured & { concurrency: number }; cpuMsPerText: Record<string, number>; hops?: Record<string, { calls: number }> };
+    const cases = json['cases'] as Case[];
+    const servers = ['one-process, batching off', 'one-process, batching on', 'mesh'];
+    assert.deepEqual(
+      cases.map((c) => `${c.server} ${c.mode} x${c.measurement.concurrency}`).sort(),
+      [1, 8].flatMap((n) => servers.flatMap((server) => [`${server} unary x${n}`, `${server} stream x${n}`])).sort(),
+    );
+    for (const c of cases) {
+      assertCompleted(`${c.server} ${c.mode} x${c.measurement.concurrency}`, c.measurement);
+      const processes = c.server === 'mesh' ? ['bench', 'tokenizer', 'model', 'postprocess', 'gateway'] : ['bench', 'one-process'];
+      assert.deepEqual(Object.keys(c.cpuMsPerText).sort(), processes.sort(), 'CPU per text for each process of the case');
+      if (c.server === 'mesh' && c.mode === 'unary') {
+        for (const hop of hops) assert.ok((c.hops?.[hop]?.calls ?? 0) > 0, `${hop} calls read from the mesh's /metrics`);
+      }
+    }
+    const bulk = json['bulk'] as { server: string; texts: number; textsPerSecond: number; error?: string }[];
+    assert.deepEqual(bulk.map((b) => [b.server, b.texts, b.error]), [['one-process, batching off', 512, undefined], ['mesh', 512, undefined]]);
+    assert.ok(bulk.every((b) => b.textsPerSecond > 0), 'imesh classify --file timed');
+    assert.deepEqual((json['hops'] as { hop: string }[]).map((h) => h.hop), hops);
+    const summary = json['summary'] as { id: string; verdict: string }[];
+    assert.deepEqual(summary.map((l) => l.id), [
+      'a', 'a-batching', 'b', 'b-batching', 'c',
+      'd-Encode-p50', 'd-Encode-cpu', 'd-ModelInfer-p50', 'd-ModelInfer-cpu', 'd-Postprocess-p50', 'd-Postprocess-cpu', 'd-gateway-cpu', 'e',
+    ]);
+    for (const line of summary) {
+      // The comparisons with the batching server are reported; every other line is a target, evaluated.
+      const allowed = line.id.endsWith('-batching') ? ['REPORT'] : ['PASS', 'MISS'];
+      assert.ok(allowed.includes(line.verdict), `(${line.id}) evaluated: ${line.verdict}`);
+    }
+    assert.match(readFileSync(join(dir, 'overhead.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<\/svg>\s*$/);
+    assert.match(stdout, /\[\d+\/\d+\] mesh, stream, 8 callers \.\.\./, 'progress is shown while it runs');
+  });
+
   it('model: batching on and off and ONNX Runtime in-process complete with zero errors', async () => {
     const { json, dir } = await shortBench(['model', '--concurrency', '1,8', '--batch-concurrency', '2', '--ort-batch-sizes', '1,8', '--texts', '512'], 'model');
     dirs.push(dir);

@@ -1,7 +1,7 @@
 /** The bench's command line: `main.js <suite> [options]`. Pure, so it is tested without running anything. */
 import { optionTable, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
 
-export const SUITES = ['model', 'mesh'] as const;
+export const SUITES = ['model', 'mesh', 'overhead'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 export interface BenchOptions {
@@ -25,6 +25,8 @@ export interface BenchOptions {
   readonly texts: number | undefined;
   /** Export the BERT-base-shaped synthetic model first when it is missing (--synthetic-bert). */
   readonly syntheticBert: boolean;
+  /** overhead: lines of the file `imesh classify --file` classifies (the texts, cycled). */
+  readonly bulkTexts: number;
 }
 
 /** The compute-heavy option: BERT-base-shaped, random weights, exported by tools/model/export_synthetic.py. */
@@ -49,6 +51,9 @@ export const DEFAULTS = {
   batchConcurrency: [1, 4, 8],
   requestRows: 32,
   ortBatchSizes: [1, 8, 16, 32, 64, 128],
+  /** SST-2 dev.tsv twelve times over, as the issue measuring it did (issue 14). */
+  bulkTexts: 10_464,
+  quickBulkTexts: 2_000,
 } as const;
 
 export const DEFAULT_BENCH_MODEL = { name: 'sentiment', version: '2' } as const;
@@ -61,6 +66,10 @@ suites:
   mesh     the whole pipeline, one text per request: ONNX Runtime in-process, the same parts in one process,
            the mesh over unary calls and over one stream, and the mesh with batching off;
            writes <out>/mesh.{json,md,svg}
+  overhead where the mesh's time goes, in one run, cases interleaved: a bare grpc-js echo at each hop's
+           message sizes (the floor per hop), one grpc-js process serving the same PipelineService with
+           cross-request batching off and on, the mesh (unary and one stream), and bulk \`imesh classify --file\`
+           through both; per-hop p50 and CPU per call beside the echo's; writes <out>/overhead.{json,md,svg}
 
 options:
   --warmup-s S              warm-up per case, not measured (default ${DEFAULTS.warmupS}; --quick: ${DEFAULTS.quickWarmupS})
@@ -72,6 +81,8 @@ options:
   --model NAME/VERSION      the model version to serve (default sentiment/2)
   --model-repository DIR    its repository (default IMESH_MODEL_REPOSITORY or models/)
   --texts N                 only the first N texts of the dataset (default: all)
+  --bulk-texts N            overhead: lines of the file for imesh classify --file, the texts cycled
+                            (default ${DEFAULTS.bulkTexts}; --quick: ${DEFAULTS.quickBulkTexts})
   --synthetic-bert          a compute-heavy model instead: a BERT-base-shaped encoder with random weights
                             (${SYNTHETIC_BERT.repository}/${SYNTHETIC_BERT.name}, exported on first use; needs /usr/bin/python3
                             with torch and onnx), with defaults suited to it: --texts ${SYNTHETIC_BERT.texts}
@@ -82,7 +93,7 @@ options:
   --help                    this text`;
 
 const OPTIONS = optionTable({
-  text: ['warmup-s', 'duration-s', 'concurrency', 'batch-concurrency', 'request-rows', 'ort-batch-sizes', 'model', 'model-repository', 'texts', 'out'],
+  text: ['warmup-s', 'duration-s', 'concurrency', 'batch-concurrency', 'request-rows', 'ort-batch-sizes', 'model', 'model-repository', 'texts', 'bulk-texts', 'out'],
   flags: ['help', 'quick', 'synthetic-bert'],
   short: { help: 'h' },
 });
@@ -134,5 +145,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' {
       : { ...(model ?? DEFAULT_BENCH_MODEL), repository: modelRepository },
     texts: texts ?? (syntheticBert ? SYNTHETIC_BERT.texts : undefined),
     syntheticBert,
+    bulkTexts: list('bulk-texts')?.[0] ?? (quick ? DEFAULTS.quickBulkTexts : DEFAULTS.bulkTexts),
   };
 }

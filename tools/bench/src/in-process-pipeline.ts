@@ -13,6 +13,12 @@ import { createLogger, EnvReader } from '@inference-mesh/service-kit';
 import { Tensor } from 'onnxruntime-node';
 import { encoderFor } from './inputs';
 
+/** One answer per text, in order, and which of them were cut to the model's maximum length. */
+export interface InProcessAnswer {
+  readonly rows: RankedRow[];
+  readonly truncatedRows: readonly number[];
+}
+
 /**
  * The best a single process can do with the mesh's own parts: the tokenizer's BatchEncoder, the model service's
  * ONNX Runtime worker and dynamic batcher (VersionExecutor, configured from the same IMESH_MODEL_* variables), and
@@ -20,7 +26,7 @@ import { encoderFor } from './inputs';
  */
 export class InProcessPipeline {
   private constructor(
-    private readonly classifyOne: (text: string, topK: number) => Promise<RankedRow[]>,
+    private readonly classifyTexts: (texts: readonly string[], topK: number) => Promise<InProcessAnswer>,
     private readonly release: () => Promise<void>,
   ) {}
 
@@ -40,8 +46,8 @@ export class InProcessPipeline {
     const outputName = ready.outputs.find((o) => o.name === 'logits')?.name ?? ready.outputs[0]!.name;
     const never = new AbortController().signal;
 
-    const classifyOne = async (text: string, topK: number): Promise<RankedRow[]> => {
-      const encoded = await encoder.encode([text]);
+    const classifyTexts = async (texts: readonly string[], topK: number): Promise<InProcessAnswer> => {
+      const encoded = await encoder.encode(texts);
       const dims = [encoded.rows, encoded.sequenceLength];
       const asInt64 = (bytes: Buffer) => new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
       const feeds: Record<string, Tensor> = {};
@@ -54,12 +60,13 @@ export class InProcessPipeline {
       }
       const result = await executor.infer({ feeds, outputNames: [outputName], rows: encoded.rows, signal: never, deadlineMs: Infinity });
       const logits = result.outputs[outputName]!.data as Float32Array;
-      return rankLogits(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength), encoded.rows, labels, topK);
+      const rows = rankLogits(new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength), encoded.rows, labels, topK);
+      return { rows, truncatedRows: encoded.truncatedRows };
     };
     // The batcher's timers and the ONNX Runtime worker do not hold the event loop open (a service's gRPC server
     // does); without this, a request waiting on them while nothing else is pending would end the process.
     const keepAlive = setInterval(() => undefined, 1 << 30);
-    return new InProcessPipeline(classifyOne, async () => {
+    return new InProcessPipeline(classifyTexts, async () => {
       clearInterval(keepAlive);
       await executor.close();
       await registry.release();
@@ -67,8 +74,13 @@ export class InProcessPipeline {
     });
   }
 
-  classify(text: string, topK = 0): Promise<RankedRow[]> {
-    return this.classifyOne(text, topK);
+  async classify(text: string, topK = 0): Promise<RankedRow[]> {
+    return (await this.classifyTexts([text], topK)).rows;
+  }
+
+  /** Several texts as one batch, as one request of a PipelineService server carries them. */
+  classifyBatch(texts: readonly string[], topK = 0): Promise<InProcessAnswer> {
+    return this.classifyTexts(texts, topK);
   }
 
   close(): Promise<void> {

@@ -220,7 +220,7 @@ export async function runMeshSuite(options: BenchOptions, context: SuiteContext)
 }
 
 /** The label ONNX Runtime gives each text, or undefined where its top two logits nearly tie. */
-function expectedLabels(logits: Float32Array, numLabels: number, labels: readonly string[]): (string | undefined)[] {
+export function expectedLabels(logits: Float32Array, numLabels: number, labels: readonly string[]): (string | undefined)[] {
   const out: (string | undefined)[] = [];
   for (let row = 0; row * numLabels < logits.length; row++) {
     let best = 0;

@@ -48,3 +48,12 @@ export function commonSettings(
     inheritedEnv: run.inheritedEnv,
   };
 }
+
+/** One line of a suite's summary: a comparison, its value, the target it is read against, and the verdict. */
+export interface SummaryLine {
+  readonly id: string;
+  readonly label: string;
+  readonly value: string;
+  readonly target: string;
+  readonly verdict: Verdict;
+}
