@@ -30,4 +30,12 @@ describe('bench arguments', () => {
     assert.deepEqual([tuned.durationS, tuned.ortBatchSizes, tuned.texts], [2, [1, 2], 64]);
     assert.throws(() => parse('model', '--synthetic-bert', '--model', 'a/1'), UsageError);
   });
+
+  it('overhead: the default concurrency levels and a bulk file of SST-2 dev.tsv twelve times over (--quick: less)', () => {
+    const overhead = parse('overhead');
+    assert.deepEqual([overhead.concurrency, overhead.bulkTexts], [DEFAULTS.concurrency, DEFAULTS.bulkTexts]);
+    assert.equal(parse('overhead', '--quick').bulkTexts, DEFAULTS.quickBulkTexts);
+    assert.equal(parse('overhead', '--bulk-texts', '100').bulkTexts, 100);
+    assert.throws(() => parse('overhead', '--bulk-texts', '0'), UsageError);
+  });
 });

@@ -239,6 +239,8 @@ export async function runOverheadSuite(options: BenchOptions, context: SuiteCont
     } catch (error) {
       problems.push(`the mesh did not start: ${(error as Error).message}`);
     }
+    const unread = MESH_SERVICES.filter((service) => metricsAddresses[service] === undefined);
+    if (mesh && unread.length > 0) problems.push(`no "metrics listening" line from ${unread.join(', ')}: the per-hop figures are missing`);
     const child = (name: string) => children.find((c) => c.name === name);
     log(`servers: ${[...children.map((c) => `${c.name} pid ${c.pid}`), ...(mesh ? [`mesh at ${mesh.gateway}`] : [])].join(', ')}`);
 
@@ -247,14 +249,21 @@ export async function runOverheadSuite(options: BenchOptions, context: SuiteCont
     if (echoServer) {
       const client = echoClient(echoServer.address, HOPS);
       try {
-        for (const size of sizes) {
+        const issuers = sizes.map((size) => {
           const request = Buffer.alloc(size.requestBytes, 0x2a);
-          const issue = async () => {
+          return async () => {
             const got = await client.call(size.hop, request);
             if (got !== size.responseBytes) throw new Error(`echo ${size.hop}: ${got} bytes, expected ${size.responseBytes}`);
             return 1;
           };
-          const { measurement, cpuSeconds } = await measure(1, issue, { echo: echoServer.pid });
+        });
+        // Every size once round first, so that the first hop measured does not pay for a cold JIT alone.
+        if (warmupMs > 0) {
+          const warm = await runClosedLoop({ concurrency: 1, warmupMs: 0, durationMs: warmupMs, issue: (_, sequence) => issuers[sequence % issuers.length]!() });
+          noteErrors('echo warm-up', warm);
+        }
+        for (const [i, size] of sizes.entries()) {
+          const { measurement, cpuSeconds } = await measure(1, issuers[i]!, { echo: echoServer.pid });
           const calls = Math.max(1, measurement.requests);
           echo.push({ ...size, measurement, clientCpuUsPerCall: ((cpuSeconds.bench ?? NaN) * 1e6) / calls, serverCpuUsPerCall: ((cpuSeconds.echo ?? NaN) * 1e6) / calls });
           noteErrors(`echo ${size.hop}`, measurement);
@@ -585,7 +594,8 @@ function markdownReport(result: OverheadBenchResult, svgName: string): string {
     '',
     `Model \`${s.model}\` version ${s.version} (\`${s.versionDir}\`). ${s.texts} texts from SST-2 dev.tsv, one per request, every answer checked ` +
       `against ONNX Runtime in-process; closed loop, ${s.warmupS} s warm-up and ${s.durationS} s measured per case. At each concurrency level the ` +
-      'servers run back to back. CPU per text is per process over the measured window (`bench` is the load generator and SDK client).',
+      'servers run back to back. CPU per text is per process over the measured window (`bench` is the load generator and SDK client), ' +
+      'read from /proc in clock ticks (10 ms): a short run reads it coarsely.',
     '',
     'Cases: a bare grpc-js echo (raw bytes, no proto-loader, no interceptors, two processes) at each hop\'s message sizes, one caller; ' +
       'one grpc-js process serving the same PipelineService from the tokenizer\'s BatchEncoder, the model service\'s batcher and ONNX Runtime ' +
