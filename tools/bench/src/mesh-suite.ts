@@ -9,9 +9,9 @@ import type { BenchOptions } from './args';
 import { InProcessPipeline } from './in-process-pipeline';
 import { byLength, encoderFor, fullBatches, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
-import { consoleTable, count, jsonNumbers, machineInfo, markdownSection, mib, num, problemsParagraph, writeFileAtomically, type MachineInfo, type Table } from './report';
+import { consoleTable, count, jsonNumbers, markdownSection, mib, num, problemsParagraph, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { commonSettings, type BenchResult, type CommonSettings, type Verdict } from './results';
-import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
+import { startSuite, type SuiteContext } from './suite-context';
 
 export const MESH_TARGETS = {
   /** Mesh streaming at 64 callers vs the in-process pipeline's best. */
@@ -71,17 +71,8 @@ export interface MeshBenchResult extends BenchResult<'mesh', CommonSettings & { 
  */
 export async function runMeshSuite(options: BenchOptions, context: SuiteContext): Promise<MeshBenchResult> {
   const { log } = context;
-  const date = new Date().toISOString();
-  const machine = machineInfo();
   const { name: model, version } = options.model;
-  const { repository, versionDir } = await benchModelDirs(options, context);
-  const warmupMs = options.warmupS * 1000;
-  const durationMs = options.durationS * 1000;
-  const problems: string[] = [];
-  const inheritedEnv = imeshEnvironment();
-  log(`mesh suite: ${model}/${version} from ${versionDir}`);
-  log(`machine: ${machine.cpuCount} x ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
-  log(`${options.quick ? 'QUICK (smoke test, numbers not worth keeping): ' : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);
+  const { date, machine, repository, versionDir, warmupMs, durationMs, inheritedEnv, problems } = await startSuite('mesh', options, context);
 
   // 1. Inputs and the answers to expect.
   const texts = readSst2('dev').map((row) => row.text).filter((text) => text !== '').slice(0, options.texts ?? Infinity);

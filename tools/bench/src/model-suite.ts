@@ -5,11 +5,11 @@ import { join, relative } from 'node:path';
 import { byLength, encoderFor, fullBatches, permuteRows, meanSequenceLength, tokenizeInBatches, type TokenizedBatch } from './inputs';
 import { ModelInferClient, prepareRequests, REQUEST_DEADLINE_MS, type ExpectedLogits, type PreparedRequest } from './model-client';
 import { bestRawOrt, createServiceLikeSession, measureRawOrt, referenceLogits, serviceSessionOptions, type RawOrtCase } from './raw-ort';
-import { consoleTable, count, jsonNumbers, machineInfo, markdownSection, mib, num, problemsParagraph, writeFileAtomically, type MachineInfo, type Table } from './report';
+import { consoleTable, count, jsonNumbers, markdownSection, mib, num, problemsParagraph, writeFileAtomically, type MachineInfo, type Table } from './report';
 import { startBenchService, type BenchService } from './service-process';
 import { commonSettings, type BenchResult, type CommonSettings, type Verdict } from './results';
 import { DEFAULT_BENCH_MODEL, type BenchOptions } from './args';
-import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
+import { startSuite, type SuiteContext } from './suite-context';
 export type { SuiteContext };
 
 /** model.* for the default model, model-<name>.* for another, so runs of both can sit side by side. */
@@ -101,22 +101,9 @@ export function serviceEnv(batching: Batching): Record<string, string> {
 
 export async function runModelSuite(options: BenchOptions, context: SuiteContext): Promise<ModelBenchResult> {
   const { log } = context;
-  const date = new Date().toISOString();
-  const machine = machineInfo();
   const { name: MODEL, version: VERSION } = options.model;
-  const { repository, versionDir } = await benchModelDirs(options, context);
-  const problems: string[] = [];
-  const warmupMs = options.warmupS * 1000;
-  const durationMs = options.durationS * 1000;
+  const { date, machine, repository, versionDir, warmupMs, durationMs, inheritedEnv, problems } = await startSuite('model', options, context);
   const { requestRows } = options;
-
-  log(`model suite: ${MODEL}/${VERSION} from ${versionDir}`);
-  log(`machine: ${machine.cpuCount} x ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
-  const inheritedEnv = imeshEnvironment();
-  if (Object.keys(inheritedEnv).length > 0) {
-    log(`note: the services inherit from this environment ${Object.entries(inheritedEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  }
-  log(`${options.quick ? 'QUICK (smoke test, numbers not worth keeping): ' : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);
 
   // 1. Inputs, tokenised once.
   const prepareStarted = Date.now();

@@ -14,10 +14,10 @@ import { HOPS, hopSizes, INTERNAL_HOPS, type Hop, type HopSize } from './hop-siz
 import { encoderFor, tokenizeInBatches } from './inputs';
 import { expectedLabels } from './mesh-suite';
 import { createServiceLikeSession, referenceLogits, serviceSessionOptions } from './raw-ort';
-import { consoleTable, count, jsonNumbers, machineInfo, markdownSection, num, problemsParagraph, writeFileAtomically, type Table } from './report';
+import { consoleTable, count, jsonNumbers, markdownSection, num, problemsParagraph, writeFileAtomically, type Table } from './report';
 import { commonSettings, type BenchResult, type CommonSettings, type SummaryLine } from './results';
 import { bucketQuantileMs, histogramDelta, meanMs, scrapeRpcHistograms, type RpcHistograms } from './rpc-histograms';
-import { benchModelDirs, imeshEnvironment, type SuiteContext } from './suite-context';
+import { startSuite, type SuiteContext } from './suite-context';
 
 /** Issue 14's targets, read by the summary; the bench reports them, it does not fail on them. */
 export const OVERHEAD_TARGETS = {
@@ -115,18 +115,9 @@ export interface OverheadBenchResult extends BenchResult<'overhead', OverheadSet
  */
 export async function runOverheadSuite(options: BenchOptions, context: SuiteContext): Promise<OverheadBenchResult> {
   const { log } = context;
-  const date = new Date().toISOString();
-  const machine = machineInfo();
   const { name: model, version } = options.model;
-  const { repository, versionDir } = await benchModelDirs(options, context);
-  const warmupMs = options.warmupS * 1000;
-  const durationMs = options.durationS * 1000;
-  const problems: string[] = [];
+  const { date, machine, repository, versionDir, warmupMs, durationMs, inheritedEnv, problems } = await startSuite('overhead', options, context);
   const logs: string[] = [];
-  const inheritedEnv = imeshEnvironment();
-  log(`overhead suite: ${model}/${version} from ${versionDir}`);
-  log(`machine: ${machine.cpuCount} x ${machine.cpuModel}, node ${machine.node}, load average ${machine.loadAverageAtStart.join(' ')}`);
-  log(`${options.quick ? 'QUICK (smoke test, numbers not worth keeping): ' : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);
 
   // 1. Inputs, the answers to expect, and each hop's message sizes for a typical text.
   const texts = readSst2('dev').map((row) => row.text).filter((text) => text !== '').slice(0, options.texts ?? Infinity);
