@@ -12,7 +12,7 @@ export {
   toStatus,
 } from './errors';
 export { openCallContext, abortedStatus, type CallContext } from './call-context';
-export { unaryHandler, type UnaryHandler } from './handlers';
+export { SERVER_MS_TRAILER, unaryHandler, type UnaryHandler, type UnaryHandlerOptions } from './handlers';
 export {
   readServerConfig,
   DEFAULT_PORTS,

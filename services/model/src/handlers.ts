@@ -12,6 +12,10 @@ import { checkTokenInputs, checkTokenizerFingerprint } from './tokenizer-check';
 /** Response parameters naming the batch a request rode in (its sequence number per version) and its rows. */
 export const BATCH_ID_PARAMETER = 'imesh_batch_id';
 export const BATCH_SIZE_PARAMETER = 'imesh_batch_size';
+/** Response parameters (double, milliseconds): the request's wait in the batcher's queue, and its batch's ONNX
+ * Runtime compute (shared by the batch's members). The gateway puts them in each answer's timing breakdown. */
+export const QUEUE_MS_PARAMETER = 'imesh_queue_ms';
+export const COMPUTE_MS_PARAMETER = 'imesh_compute_ms';
 
 /** KServe's platform name for ONNX Runtime models. */
 export const ONNX_PLATFORM = 'onnxruntime_onnx';
@@ -97,6 +101,8 @@ export class InferenceHandlers {
         response.parameters = {
           [BATCH_ID_PARAMETER]: { int64Param: result.batchId },
           [BATCH_SIZE_PARAMETER]: { int64Param: result.batchRows },
+          [QUEUE_MS_PARAMETER]: { doubleParam: result.queueMs },
+          [COMPUTE_MS_PARAMETER]: { doubleParam: result.computeMs },
         };
         // And the trace says it too: the call's server span (active while the handler runs, when telemetry is on).
         trace.getActiveSpan()?.setAttributes({ ...attributes, 'imesh.batch.id': result.batchId, 'imesh.batch.size': result.batchRows });

@@ -70,6 +70,26 @@ describe('VersionExecutor metrics', () => {
     await shutdown();
   });
 
+  it("gives each request its own queue wait and its batch's compute time, in milliseconds", async () => {
+    const { metrics, shutdown } = collectedModelMetrics();
+    const clock = manualClock();
+    const held = heldVersion({ maxConcurrentBatches: 1 });
+    const executor = new VersionExecutor(held.version, V1, metrics, clock);
+    const first = executor.infer(call());
+    await settle();
+    clock.advance(2);
+    const second = executor.infer(call()); // waits behind the running batch
+    await settle();
+    clock.advance(8);
+    held.releases[0]!();
+    await settle();
+    held.releases[1]!();
+    const [a, b] = await Promise.all([first, second]);
+    assert.deepEqual([a.queueMs, a.computeMs], [0, 5]);
+    assert.deepEqual([b.queueMs, b.computeMs], [8, 5]);
+    await shutdown();
+  });
+
   it('counts every refusal of its batchers by reason: queue full, expired, cancelled, queue timeout', async () => {
     const { metrics, collect, shutdown } = collectedModelMetrics();
     const clock = manualClock();

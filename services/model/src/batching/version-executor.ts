@@ -34,6 +34,9 @@ export interface InferResult {
   /** Rows and requests in that batch. */
   readonly batchRows: number;
   readonly batchRequests: number;
+  /** This request's wait in the batcher's queue, and its batch's ONNX Runtime compute, in milliseconds. */
+  readonly queueMs: number;
+  readonly computeMs: number;
 }
 
 /** A batch, once handed to the inference thread, runs to the end: its members' own cancellations do not stop it. */
@@ -153,11 +156,13 @@ export class VersionExecutor {
       // the inference thread and back.
       computeWaitMs: Math.max(0, this.clock.now() - started - computeMs),
     });
-    return splitOutputs(outputs, members, merged.sequenceLength, this.sequenceOutputs).map((split) => ({
+    return splitOutputs(outputs, members, merged.sequenceLength, this.sequenceOutputs).map((split, member) => ({
       outputs: split,
       batchId,
       batchRows: stats.rows,
       batchRequests: stats.requests,
+      queueMs: stats.queueTimesMs[member] ?? 0,
+      computeMs,
     }));
   }
 }
