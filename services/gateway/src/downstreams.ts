@@ -9,17 +9,23 @@ import {
 } from '@inference-mesh/protos';
 import { KEEPALIVE_DEFAULTS, type KeepaliveConfig } from '@inference-mesh/service-kit';
 import { clientTelemetryInterceptor } from '@inference-mesh/telemetry';
+import { performance } from 'node:perf_hooks';
 import type { AttemptOptions } from './hop-policy';
 import type { Hop } from './config';
 import { channelTarget } from './downstream-targets';
+import { readServerMs, type HopTiming } from './timing';
 import { modelVersionMetadata } from './version-split';
 
-/** The three internal calls the pipeline makes, one attempt each; policies are applied by the caller. */
+/**
+ * The three internal calls the pipeline makes, one attempt each; policies are applied by the caller. Given a
+ * `timing`, an attempt that answers fills it in (its client-observed time and the service's own) before the
+ * returned promise's continuations run.
+ */
 export interface Downstreams {
-  encode(request: tokenizer.EncodeRequest, options: AttemptOptions): Promise<tokenizer.EncodeResponse__Output>;
+  encode(request: tokenizer.EncodeRequest, options: AttemptOptions, timing?: HopTiming): Promise<tokenizer.EncodeResponse__Output>;
   modelMetadata(request: inference.ModelMetadataRequest, options: AttemptOptions): Promise<inference.ModelMetadataResponse__Output>;
-  modelInfer(request: inference.ModelInferRequest, options: AttemptOptions): Promise<inference.ModelInferResponse__Output>;
-  postprocess(request: postprocess.PostprocessRequest, options: AttemptOptions): Promise<postprocess.PostprocessResponse__Output>;
+  modelInfer(request: inference.ModelInferRequest, options: AttemptOptions, timing?: HopTiming): Promise<inference.ModelInferResponse__Output>;
+  postprocess(request: postprocess.PostprocessRequest, options: AttemptOptions, timing?: HopTiming): Promise<postprocess.PostprocessResponse__Output>;
   close(): void;
 }
 
@@ -68,20 +74,30 @@ type UnaryMethod<Request, Response> = (
   callback: grpc.requestCallback<Response>,
 ) => grpc.ClientUnaryCall;
 
-/** One unary call with a deadline; the signal cancels it (grpc-js has no AbortSignal support of its own). */
+/**
+ * One unary call with a deadline; the signal cancels it (grpc-js has no AbortSignal support of its own). With a
+ * `timing`, an answer records the time from sending to the decoded answer, and the service's own time from its
+ * trailer (grpc-js emits the status right after the callback, before the resolved promise's continuations).
+ */
 function call<Request, Response>(
   client: grpc.Client,
   method: UnaryMethod<Request, Response>,
   request: Request,
   { deadlineMs, signal }: AttemptOptions,
   metadata: grpc.Metadata = new grpc.Metadata(),
+  timing?: HopTiming,
 ): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
+    const sentAt = timing ? performance.now() : 0;
     const unaryCall = method.call(client, request, metadata, { deadline: deadlineMs }, (error, response) => {
       signal.removeEventListener('abort', cancel);
       if (error) reject(error);
-      else resolve(response!);
+      else {
+        if (timing) timing.clientMs = performance.now() - sentAt;
+        resolve(response!);
+      }
     });
+    if (timing) unaryCall.once('status', (callStatus: grpc.StatusObject) => readServerMs(callStatus, timing));
     const cancel = () => unaryCall.cancel();
     if (signal.aborted) cancel();
     else signal.addEventListener('abort', cancel, { once: true });
@@ -97,7 +113,8 @@ export function connectModel(target: string, settings: ChannelSettings): ModelDo
   return {
     // x-model-version lets a mesh route each model call to the pods serving that version (istio/model-routing.yaml).
     modelMetadata: (request, attempt) => call(modelClient, modelClient.ModelMetadata, request, attempt, modelVersionMetadata(request.version)),
-    modelInfer: (request, attempt) => call(modelClient, modelClient.ModelInfer, request, attempt, modelVersionMetadata(request.modelVersion)),
+    modelInfer: (request, attempt, timing) =>
+      call(modelClient, modelClient.ModelInfer, request, attempt, modelVersionMetadata(request.modelVersion), timing),
     close: () => modelClient.close(),
   };
 }
@@ -113,10 +130,10 @@ export function connectDownstreams(targets: Readonly<Record<Hop, string>>, setti
     options,
   );
   return {
-    encode: (request, attempt) => call(tokenizerClient, tokenizerClient.Encode, request, attempt),
+    encode: (request, attempt, timing) => call(tokenizerClient, tokenizerClient.Encode, request, attempt, undefined, timing),
     modelMetadata: model.modelMetadata,
     modelInfer: model.modelInfer,
-    postprocess: (request, attempt) => call(postprocessClient, postprocessClient.Postprocess, request, attempt),
+    postprocess: (request, attempt, timing) => call(postprocessClient, postprocessClient.Postprocess, request, attempt, undefined, timing),
     close: () => {
       tokenizerClient.close();
       model.close();

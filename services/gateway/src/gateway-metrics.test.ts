@@ -1,4 +1,4 @@
-import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, MetricReader, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
 import { strict as assert } from 'node:assert';
 import type { CircuitState } from './circuit-breaker';
 import { GatewayMetrics } from './gateway-metrics';
@@ -46,5 +46,17 @@ describe('GatewayMetrics', () => {
     model = 'half-open';
     points = await collect(reader);
     assert.equal(byDownstream(points.get('imesh.gateway.breaker.state')).model, 2);
+  });
+
+  it('records each hop call\'s overhead in seconds, by hop', async () => {
+    const reader = new CollectingReader();
+    const metrics = new GatewayMetrics(new MeterProvider({ readers: [reader] }).getMeter('test'));
+    metrics.recordHopOverhead('tokenizer', 0.5);
+    metrics.recordHopOverhead('tokenizer', 1.5);
+    metrics.recordHopOverhead('model', 2);
+    const points = (await collect(reader)).get('imesh.gateway.hop.overhead.duration') ?? [];
+    const byHop = Object.fromEntries(points.map((p) => [String(p.attributes['hop']), p.value as unknown as Histogram]));
+    assert.deepEqual([byHop['tokenizer']?.count, byHop['tokenizer']?.sum], [2, 0.002]);
+    assert.deepEqual([byHop['model']?.count, byHop['model']?.sum], [1, 0.002]);
   });
 });

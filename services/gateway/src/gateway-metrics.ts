@@ -1,4 +1,4 @@
-import { metrics, ValueType, type Attributes, type Counter, type Meter, type UpDownCounter } from '@opentelemetry/api';
+import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter, type UpDownCounter } from '@opentelemetry/api';
 import type { CircuitState } from './circuit-breaker';
 
 /** The gauge's value per state: 0 closed, 1 open, 2 half-open (alert on > 0). */
@@ -6,6 +6,9 @@ export const BREAKER_STATE_VALUES: Readonly<Record<CircuitState, number>> = { cl
 
 /** The `downstream` value of `imesh.gateway.shed` for requests refused by the gateway's own in-flight limit. */
 export const GATEWAY_SHED_SOURCE = 'gateway';
+
+/** A hop's own cost is a grpc-js round trip: tens of microseconds to tens of milliseconds. */
+const HOP_OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 /**
  * The gateway's resilience metrics, through @opentelemetry/api only: without an SDK installed they cost nothing;
@@ -18,6 +21,8 @@ export class GatewayMetrics {
   private readonly retries: Counter;
   private readonly shed: Counter;
   private readonly inFlight: UpDownCounter;
+  private readonly hopOverhead: Histogram;
+  private readonly hopAttributes = new Map<string, Attributes>();
 
   constructor(meter: Meter = metrics.getMeter('@inference-mesh/gateway')) {
     meter
@@ -44,6 +49,16 @@ export class GatewayMetrics {
       unit: '{request}',
       valueType: ValueType.INT,
     });
+    this.hopOverhead = meter.createHistogram('imesh.gateway.hop.overhead.duration', {
+      description: "Per internal call, by hop: the time the gateway observed minus the service's own (its imesh-server-ms trailer): network, HTTP/2, protobuf and grpc-js on both ends",
+      unit: 's',
+      advice: { explicitBucketBoundaries: HOP_OVERHEAD_BUCKETS_S },
+    });
+  }
+
+  /** One call's cost beyond the downstream's own work: client-observed minus server-reported, in milliseconds. */
+  recordHopOverhead(hop: string, overheadMs: number): void {
+    this.hopOverhead.record(overheadMs / 1000, cachedAttributes(this.hopAttributes, 'hop', hop));
   }
 
   /** Reports `state()` as the downstream's breaker gauge from now on. */
@@ -64,11 +79,16 @@ export class GatewayMetrics {
   }
 
   private attributesOf(downstream: string): Attributes {
-    let attributes = this.attributes.get(downstream);
-    if (!attributes) {
-      attributes = Object.freeze({ downstream });
-      this.attributes.set(downstream, attributes);
-    }
-    return attributes;
+    return cachedAttributes(this.attributes, 'downstream', downstream);
   }
+}
+
+/** `{ [name]: value }`, made once per value so that recording allocates nothing. */
+function cachedAttributes(cache: Map<string, Attributes>, name: string, value: string): Attributes {
+  let attributes = cache.get(value);
+  if (!attributes) {
+    attributes = Object.freeze({ [name]: value });
+    cache.set(value, attributes);
+  }
+  return attributes;
 }

@@ -5,6 +5,7 @@ import { openCallContext, toStatus, unaryHandler, type Logger } from '@inference
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { CallBudget, ClassifyPipeline } from './pipeline';
+import { formatTimingTrailer, RequestTimer, TIMING_TRAILER } from './timing';
 
 export interface PipelineHandlerOptions {
   /** Applies to a call without a deadline, and to each request on a stream; a caller's earlier deadline wins. */
@@ -14,7 +15,10 @@ export interface PipelineHandlerOptions {
 
 type ClassifyStreamCall = ServerDuplexStream<pipeline.ClassifyRequest__Output, pipeline.ClassifyResponse>;
 
-/** PipelineService: Classify for one batch, ClassifyStream for many batches over one long-lived call. */
+/**
+ * PipelineService: Classify for one batch, ClassifyStream for many batches over one long-lived call. Every answer
+ * carries where its time went: a unary one in its imesh-timing trailer, one on a stream in its `timing` field.
+ */
 export function createPipelineHandlers(
   classifyPipeline: ClassifyPipeline,
   options: PipelineHandlerOptions,
@@ -30,15 +34,26 @@ export function createPipelineHandlers(
       },
       budget,
     );
-    return { requestId, results };
+    return { requestId, results, timing: budget.timing?.toMessage() ?? null };
   };
 
   return {
-    Classify: unaryHandler('Classify', logger, (request, context) =>
-      classify(request, request.requestId || randomUUID(), {
-        deadlineMs: Math.min(context.deadlineMs, Date.now() + options.defaultDeadlineMs),
-        signal: context.signal,
-      }),
+    Classify: unaryHandler(
+      'Classify',
+      logger,
+      (request, context) =>
+        classify(request, request.requestId || randomUUID(), {
+          deadlineMs: Math.min(context.deadlineMs, Date.now() + options.defaultDeadlineMs),
+          signal: context.signal,
+          timing: new RequestTimer(),
+        }),
+      {
+        // A unary answer's breakdown goes in its trailer, where a client that asks for it reads it beside the status.
+        finish: ({ requestId, results, timing }, trailers) => {
+          if (timing) trailers.set(TIMING_TRAILER, formatTimingTrailer(timing));
+          return { requestId, results };
+        },
+      },
     ),
 
     ClassifyStream: (call: ClassifyStreamCall) => {
@@ -60,7 +75,11 @@ export function createPipelineHandlers(
         // slows the sender down instead of the gateway queueing without bound.
         if (inFlight >= options.streamMaxInFlight) call.pause();
         // Each request on a stream gets the default deadline, cut short by the stream's own if that is sooner.
-        const budget = { deadlineMs: Math.min(context.deadlineMs, Date.now() + options.defaultDeadlineMs), signal: context.signal };
+        const budget = {
+          deadlineMs: Math.min(context.deadlineMs, Date.now() + options.defaultDeadlineMs),
+          signal: context.signal,
+          timing: new RequestTimer(),
+        };
         const requestId = request.requestId || randomUUID();
         classify(request, requestId, budget)
           .catch((error: unknown): pipeline.ClassifyResponse => {

@@ -6,6 +6,7 @@ import { HOPS, type Hop, type HopPolicyConfig } from './config';
 import type { Downstreams } from './downstreams';
 import { HopPolicy } from './hop-policy';
 import { ClassifyPipeline, type ClassifyInput } from './pipeline';
+import { RequestTimer, type HopTiming } from './timing';
 
 const policyConfig: HopPolicyConfig = {
   retryMaxAttempts: 1,
@@ -82,9 +83,31 @@ class FakeDownstreams implements Downstreams {
   close(): void {}
 }
 
-function pipelineWith(downstreams: Downstreams, maxBatchTexts = 8, coalescing?: { maxRows: number; maxInFlight: number }): ClassifyPipeline {
+/** Answers like FakeDownstreams, and times each call the way the real connection does (fixed, known figures). */
+class TimedDownstreams extends FakeDownstreams {
+  override async encode(request: tokenizer.EncodeRequest, _options?: unknown, timing?: HopTiming) {
+    Object.assign(timing ?? {}, { clientMs: 1, serverMs: 0.25 });
+    return super.encode(request);
+  }
+  override async modelInfer(request: inference.ModelInferRequest, _options?: unknown, timing?: HopTiming) {
+    Object.assign(timing ?? {}, { clientMs: 4, serverMs: 3 });
+    const response = await super.modelInfer(request);
+    return { ...response, parameters: { imesh_queue_ms: { doubleParam: 0.5, parameterChoice: 'doubleParam' as const }, imesh_compute_ms: { doubleParam: 2, parameterChoice: 'doubleParam' as const } } };
+  }
+  override async postprocess(request: postprocess.PostprocessRequest, _options?: unknown, timing?: HopTiming) {
+    Object.assign(timing ?? {}, { clientMs: 0.5, serverMs: Number.NaN });
+    return super.postprocess(request);
+  }
+}
+
+function pipelineWith(
+  downstreams: Downstreams,
+  maxBatchTexts = 8,
+  coalescing?: { maxRows: number; maxInFlight: number },
+  metrics?: { recordHopOverhead(hop: string, overheadMs: number): void },
+): ClassifyPipeline {
   const policies = Object.fromEntries(HOPS.map((hop) => [hop, new HopPolicy(hop, policyConfig, logger)])) as Record<Hop, HopPolicy>;
-  return new ClassifyPipeline(downstreams, policies, { defaultModel: 'sentiment', maxBatchTexts, ...(coalescing && { coalescing }) });
+  return new ClassifyPipeline(downstreams, policies, { defaultModel: 'sentiment', maxBatchTexts, ...(coalescing && { coalescing }), metrics });
 }
 
 const input = (texts: string[], extra: Partial<ClassifyInput> = {}): ClassifyInput => ({
@@ -102,6 +125,28 @@ async function rejectionOf(promise: Promise<unknown>): Promise<{ code: number; m
 }
 
 describe('ClassifyPipeline', () => {
+  it("fills a timed request's breakdown: each hop's times, the model's queue and compute, and the hops' overhead metrics", async () => {
+    const overheads: [string, number][] = [];
+    const pipeline = pipelineWith(new TimedDownstreams(), 8, undefined, { recordHopOverhead: (hop, ms) => overheads.push([hop, ms]) });
+    const timing = new RequestTimer();
+    await pipeline.classify(input(['good']), { ...budget(), timing });
+    const message = timing.toMessage();
+    assert.deepEqual(message.tokenizer, { clientMs: 1, serverMs: 0.25 });
+    assert.deepEqual(message.model, { clientMs: 4, serverMs: 3 });
+    assert.deepEqual(message.postprocess, { clientMs: 0.5, serverMs: 0 }, 'a service that reports nothing counts 0');
+    assert.deepEqual([message.modelQueueMs, message.modelComputeMs], [0.5, 2]);
+    assert.ok(message.admissionMs >= 0 && message.admissionMs <= message.totalMs);
+    assert.deepEqual(overheads, [['tokenizer', 0.75], ['model', 1]], 'no overhead without a server time');
+  });
+
+  it('gives merged requests the shared call\'s hop times', async () => {
+    const pipeline = pipelineWith(new TimedDownstreams(), 8, { maxRows: 8, maxInFlight: 1 });
+    const timers = [new RequestTimer(), new RequestTimer(), new RequestTimer()];
+    await Promise.all(timers.map((timing, index) => pipeline.classify(input([`text ${index}`]), { ...budget(), timing })));
+    assert.equal(timers[1]!.hops, timers[2]!.hops, 'the two that waited rode in one call');
+    for (const timer of timers) assert.deepEqual(timer.toMessage().model, { clientMs: 4, serverMs: 3 });
+  });
+
   it('sends one batched call per hop and forwards the tokenizer\'s bytes to the model untouched', async () => {
     const fake = new FakeDownstreams();
     const results = await pipelineWith(fake).classify(input(['good', 'bad', 'fine'], { topK: 1 }), budget());

@@ -3,8 +3,10 @@ import type { inference, pipeline } from '@inference-mesh/protos';
 import { ServiceError, checkUtf8Texts } from '@inference-mesh/service-kit';
 import type { Hop } from './config';
 import type { Downstreams } from './downstreams';
+import type { GatewayMetrics } from './gateway-metrics';
 import type { AttemptOptions, HopPolicy } from './hop-policy';
 import { RequestCoalescer, type CoalescerOptions } from './request-coalescer';
+import { hopOverheadMs, type HopTiming, type RequestTimer } from './timing';
 import { VersionSplit, type VersionWeight } from './version-split';
 
 export interface ClassifyInput {
@@ -21,6 +23,8 @@ export interface ClassifyInput {
 export interface CallBudget {
   readonly deadlineMs: number;
   readonly signal: AbortSignal;
+  /** Where the request's time went, filled in as it goes; absent: nothing is measured. */
+  readonly timing?: RequestTimer;
 }
 
 export interface PipelineOptions {
@@ -32,6 +36,8 @@ export interface PipelineOptions {
   readonly guard?: ClassifyGuard;
   /** Merge concurrent requests into one call per hop (IMESH_GATEWAY_BATCHING); undefined: one call per request. */
   readonly coalescing?: CoalescerOptions;
+  /** Records each hop's overhead (client-observed minus server-reported) of the calls it times. */
+  readonly metrics?: Pick<GatewayMetrics, 'recordHopOverhead'>;
 }
 
 export type ClassifyGuard = (
@@ -56,6 +62,10 @@ const INPUT_SOURCES: Readonly<Record<string, InputSource>> = {
 };
 
 const FP32_BYTES = 4;
+
+/** The model service's response parameters with its own split (services/model/src/handlers.ts), in ms. */
+const QUEUE_MS_PARAMETER = 'imesh_queue_ms';
+const COMPUTE_MS_PARAMETER = 'imesh_compute_ms';
 
 /**
  * tokenizer -> model -> postprocess for one batch of texts. Every hop carries the whole batch, tensors travel
@@ -86,6 +96,7 @@ export class ClassifyPipeline {
   private async classifyOnce(input: ClassifyInput, budget: CallBudget): Promise<pipeline.ClassifyResult[]> {
     // Checked here, per request, so that one caller's bad bytes never reach a call merged with others'.
     checkUtf8Texts('texts', input.texts, this.options.maxBatchTexts);
+    budget.timing?.pipelineStarted();
     const modelName = input.modelName || this.options.defaultModel;
     // The version is chosen before the tokenizer, whose ids belong to one version; a named version stays pinned.
     const requestedVersion = input.modelVersion || (modelName === this.options.defaultModel && this.versionSplit?.pick()) || '';
@@ -103,9 +114,11 @@ export class ClassifyPipeline {
     texts: readonly Uint8Array[],
     budget: CallBudget,
   ): Promise<pipeline.ClassifyResult[]> {
+    const hops = budget.timing?.hops;
     const encoded = await this.run('tokenizer', budget, (attempt) =>
-      this.downstreams.encode({ modelName, modelVersion: requestedVersion, texts: texts as Uint8Array[] }, attempt),
+      this.downstreams.encode({ modelName, modelVersion: requestedVersion, texts: texts as Uint8Array[] }, attempt, hops?.tokenizer),
     );
+    if (hops) this.recordOverhead('tokenizer', hops.tokenizer);
     const modelVersion = encoded.modelVersion;
     const signature = await this.signature(modelName, modelVersion, budget);
     const shape = [encoded.rows, encoded.sequenceLength];
@@ -124,15 +137,24 @@ export class ClassifyPipeline {
           parameters: { tokenizer_fingerprint: { stringParam: encoded.tokenizerFingerprint } },
         },
         attempt,
+        hops?.model,
       ),
     );
+    if (hops) {
+      this.recordOverhead('model', hops.model);
+      const parameters = inferred.parameters;
+      hops.modelQueueMs = parameters?.[QUEUE_MS_PARAMETER]?.doubleParam ?? 0;
+      hops.modelComputeMs = parameters?.[COMPUTE_MS_PARAMETER]?.doubleParam ?? 0;
+    }
     const logits = this.logits(inferred, encoded.rows);
     const processed = await this.run('postprocess', budget, (attempt) =>
       this.downstreams.postprocess(
         { modelName, modelVersion: inferred.modelVersion, rows: encoded.rows, numLabels: logits.numLabels, logits: logits.bytes, topK },
         attempt,
+        hops?.postprocess,
       ),
     );
+    if (hops) this.recordOverhead('postprocess', hops.postprocess);
     if (processed.predictions.length !== encoded.rows) {
       throw new ServiceError(status.INTERNAL, `postprocess returned ${processed.predictions.length} predictions for ${encoded.rows} rows`);
     }
@@ -146,6 +168,11 @@ export class ClassifyPipeline {
       truncated: truncated.has(row),
       degraded: false,
     }));
+  }
+
+  private recordOverhead(hop: Hop, timing: HopTiming): void {
+    const overheadMs = hopOverheadMs(timing);
+    if (overheadMs !== undefined) this.options.metrics?.recordHopOverhead(hop, overheadMs);
   }
 
   private run<T>(hop: Hop, budget: CallBudget, attempt: (options: AttemptOptions) => Promise<T>): Promise<T> {

@@ -1,10 +1,12 @@
 import { status } from '@grpc/grpc-js';
 import { abortedStatus, ServiceError } from '@inference-mesh/service-kit';
+import type { RequestTimer } from './timing';
 
-/** A caller's time limit and cancellation, as the pipeline takes them. */
+/** A caller's time limit and cancellation, as the pipeline takes them, and its timing breakdown if it keeps one. */
 export interface MemberBudget {
   readonly deadlineMs: number;
   readonly signal: AbortSignal;
+  readonly timing?: RequestTimer;
 }
 
 export interface CoalescerOptions {
@@ -93,7 +95,14 @@ export class RequestCoalescer<Row, Result> {
     let answered = false;
     let deadlineMs = 0;
     const rows: Row[] = [];
+    // The merged call's hop times are collected once, in one member's timer, and shared by every member's.
+    let batchTiming: RequestTimer | undefined;
     for (const member of members) {
+      const timing = member.budget.timing;
+      if (timing) {
+        batchTiming ??= timing;
+        timing.joined(batchTiming);
+      }
       deadlineMs = Math.max(deadlineMs, member.budget.deadlineMs);
       for (const row of member.rows) rows.push(row);
       // A member leaving early may be the last one waiting: then nobody needs the merged call any more.
@@ -105,7 +114,7 @@ export class RequestCoalescer<Row, Result> {
     }
     let call: Promise<readonly Result[]>;
     try {
-      call = run(rows, { deadlineMs, signal: controller.signal });
+      call = run(rows, { deadlineMs, signal: controller.signal, timing: batchTiming });
     } catch (error) {
       call = Promise.reject(error);
     }
@@ -145,6 +154,7 @@ export class RequestCoalescer<Row, Result> {
     if (live.length > 1 && isInvalidArgument(error)) {
       // One member's input; find out whose by asking for each on its own (outside the slots: this is rare).
       for (const member of live) {
+        member.budget.timing?.detach();
         Promise.resolve()
           .then(() => run(member.rows, member.budget))
           .then(

@@ -41,14 +41,14 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     const fallbackPipeline = new ClassifyPipeline(
       { ...downstreams, modelMetadata: fallbackModel.modelMetadata, modelInfer: fallbackModel.modelInfer },
       { ...policies, model: policyOf(FALLBACK_HOP) },
-      { defaultModel: config.defaultModel, maxBatchTexts: config.maxBatchTexts, coalescing: config.coalescing },
+      { defaultModel: config.defaultModel, maxBatchTexts: config.maxBatchTexts, coalescing: config.coalescing, metrics },
     );
     fallback = new ModelFallback(config.fallback, config.defaultModel, (input, budget) => fallbackPipeline.classify(input, budget), logger);
   }
   const admission = new AdmissionGate(config.maxInFlight, metrics);
   const guard: ClassifyGuard = (input, budget, next) =>
     admission.run(() => (fallback ? fallback.around(input, budget, next) : next(input, budget)));
-  const classifyPipeline = new ClassifyPipeline(downstreams, policies, { ...config, guard });
+  const classifyPipeline = new ClassifyPipeline(downstreams, policies, { ...config, guard, metrics });
 
   const server = new ServiceServer(config.server, logger);
   const proto = loadPipelineProto();

@@ -3,6 +3,8 @@ export type * from './ClassifyOptions';
 export type * from './ClassifyRequest';
 export type * from './ClassifyResponse';
 export type * from './ClassifyResult';
+export type * from './HopTiming';
 export type * from './LabelScore';
 export type * from './PipelineService';
 export type * from './RequestError';
+export type * from './RequestTiming';
