@@ -22,13 +22,14 @@ class FakeCall extends EventEmitter implements ClassifyStreamCall {
   cancel(): void {
     this.cancelled = true;
   }
-  answer(index: number, label = 'positive'): void {
+  answer(index: number, label = 'positive', timing: pipeline.RequestTiming__Output | null = null): void {
     const request = this.written[index]!;
     const result = { label, score: 0.5, scores: [], modelName: 'm', modelVersion: '1', truncated: false, degraded: false };
     const response: pipeline.ClassifyResponse__Output = {
       requestId: request.requestId!,
       results: (request.texts ?? []).map(() => result),
       error: null,
+      timing,
     };
     this.emit('data', response);
   }

@@ -11,9 +11,11 @@ export type {
   ClassifyResult,
   ClassifyStreamOptions,
   HealthStatus,
+  HopTiming,
   LabelScore,
   ModelSelection,
+  RequestTiming,
   TextInput,
 } from './types';
 /** A fake gateway (PipelineService and health, with scripted answers) for tests of code built on the SDK. */
-export { startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';
+export { FAKE_TIMING, startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';

@@ -4,6 +4,17 @@ import assert from 'node:assert/strict';
 import { withoutGrpcDiagnostics } from './errors';
 import { isPipelineError, PipelineClient, PipelineError } from './index';
 import { startFakePipelineServer, type FakePipelineServer } from './testing/fake-pipeline-server';
+import type { RequestTiming } from './types';
+
+/** FAKE_TIMING as the SDK maps it. */
+const EXPECTED_TIMING: RequestTiming = {
+  totalMs: 2,
+  admissionMs: 0.125,
+  coalesceMs: 0,
+  tokenizer: { clientMs: 0.25, serverMs: 0.125 },
+  model: { clientMs: 1, serverMs: 0.75, queueMs: 0.125, computeMs: 0.5 },
+  postprocess: { clientMs: 0.25, serverMs: 0.0625 },
+};
 
 /** Asserts that `promise` rejects with a PipelineError of `code` (and `details` when given); returns it. */
 async function rejectsWith(promise: Promise<unknown>, code: status, details?: string): Promise<PipelineError> {
@@ -62,6 +73,11 @@ describe('PipelineClient', () => {
       const [request] = server.requests;
       assert.deepEqual(request?.texts.map((bytes) => bytes.toString('utf8')), ['good day', 'bad day', 'naïve good']);
       assert.deepEqual(request?.options, { modelName: 'sentiment-xl', modelVersion: '7', topK: 1 });
+    });
+
+    it("gives where the time went from the answer's imesh-timing trailer", async () => {
+      const response = await client.classify(['good']);
+      assert.deepEqual(response.timing, EXPECTED_TIMING);
     });
 
     it('returns the id the server generated when none is given, and every label score without topK', async () => {
@@ -138,6 +154,17 @@ describe('PipelineClient', () => {
   });
 
   describe('classifyStream', () => {
+    it("gives each answer's timing from its timing field", async () => {
+      const stream = client.classifyStream();
+      try {
+        const [first, second] = await Promise.all([stream.send(['good']), stream.send(['bad'])]);
+        assert.deepEqual(first.timing, EXPECTED_TIMING);
+        assert.deepEqual(second.timing, EXPECTED_TIMING);
+      } finally {
+        await stream.close();
+      }
+    });
+
     it('matches out-of-order responses to their requests by id', async () => {
       const stream = client.classifyStream();
       const slow = stream.send(['sleep:150', 'good one']);

@@ -1,5 +1,5 @@
-import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
-import { loadPipelineProto } from '@inference-mesh/protos';
+import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type StatusObject } from '@grpc/grpc-js';
+import { loadPipelineProto, type pipeline } from '@inference-mesh/protos';
 import { readFileSync } from 'node:fs';
 import { classifyAll, DEFAULT_MAX_IN_FLIGHT } from './classify-all';
 import { ClassifyStream } from './classify-stream';
@@ -15,7 +15,7 @@ import type {
   HealthStatus,
   TextInput,
 } from './types';
-import { checkPositive, checkPositiveInteger, deadlineFrom, fromClassifyResponse, toClassifyRequest } from './wire';
+import { checkPositive, checkPositiveInteger, deadlineFrom, fromClassifyResponse, parseTimingTrailer, TIMING_TRAILER, toClassifyRequest } from './wire';
 
 type PipelineStub = InstanceType<ReturnType<typeof loadPipelineProto>['grpc']['inference_mesh']['pipeline']['v1']['PipelineService']>;
 
@@ -81,7 +81,7 @@ export class PipelineClient {
     this.stub = new PipelineService(target, channelCredentials(tls), channelOptions);
   }
 
-  /** Classifies `texts` in one call; results come in the order of the texts. */
+  /** Classifies `texts` in one call; results come in the order of the texts, with where the time went (`timing`). */
   classify(texts: readonly TextInput[], options: ClassifyOptions = {}): Promise<ClassifyResponse> {
     return new Promise<ClassifyResponse>((resolve, reject) => {
       const { signal } = options;
@@ -89,15 +89,19 @@ export class PipelineClient {
       this.assertOpen();
       const request = toClassifyRequest(texts, options, options.requestId);
       const deadline = callDeadline(deadlineFrom(options.deadlineMs ?? this.defaultDeadlineMs, 'deadlineMs'));
+      let answer: pipeline.ClassifyResponse__Output | undefined;
       const call = this.stub.classify(request, new Metadata(), deadline === undefined ? {} : { deadline }, (error, response) => {
         signal?.removeEventListener('abort', onAbort);
         if (error || !response) reject(toPipelineError(error ?? new PipelineError(status.INTERNAL, 'empty response')));
-        else {
-          try {
-            resolve(fromClassifyResponse(response, texts.length));
-          } catch (conversionError) {
-            reject(conversionError);
-          }
+        else answer = response;
+      });
+      // The trailers (and in them the timing) come with the status, which grpc-js emits right after the callback.
+      call.once('status', (callStatus: StatusObject) => {
+        if (!answer) return;
+        try {
+          resolve(fromClassifyResponse(answer, texts.length, parseTimingTrailer(callStatus.metadata.get(TIMING_TRAILER)[0])));
+        } catch (conversionError) {
+          reject(conversionError);
         }
       });
       const onAbort = () => call.cancel();

@@ -28,6 +28,35 @@ export interface ClassifyResponse {
   readonly requestId: string;
   /** One per text, in the order the texts were given. */
   readonly results: readonly ClassifyResult[];
+  /** Where the request's time went in the mesh; absent when the gateway does not report it (an older one). */
+  readonly timing?: RequestTiming;
+}
+
+/** One internal call of the gateway's, in milliseconds. */
+export interface HopTiming {
+  /** What the gateway observed of the attempt that answered: encoding, network, the service, decoding. */
+  readonly clientMs: number;
+  /** What the service reported of its own handler (0 when it reported nothing). `clientMs - serverMs` is the hop's cost. */
+  readonly serverMs: number;
+}
+
+/**
+ * Where one request's time went, in milliseconds, each part measured by the process that spent it (no clocks are
+ * compared across machines). Requests the gateway merged into one call (IMESH_GATEWAY_BATCHING) share that call's
+ * hop times. The parts add up to at most `totalMs`; the rest is the gateway's own work between them (and retries).
+ * This client's own time (the network to the gateway, encoding) is what its caller measured minus `totalMs`.
+ */
+export interface RequestTiming {
+  /** The gateway's whole handling of the request. */
+  readonly totalMs: number;
+  /** From the request's arrival at the gateway to its pipeline starting: the in-flight limit, the fallback wrapper, the input check. */
+  readonly admissionMs: number;
+  /** Waiting to be merged with other requests into one call; 0 when it went at once. */
+  readonly coalesceMs: number;
+  readonly tokenizer: HopTiming;
+  /** The model hop, and the model service's split of its own time: the wait in its batcher's queue and the batch's ONNX Runtime compute. */
+  readonly model: HopTiming & { readonly queueMs: number; readonly computeMs: number };
+  readonly postprocess: HopTiming;
 }
 
 /** What the server is asked to use; every field empty means its defaults. */

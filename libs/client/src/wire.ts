@@ -1,7 +1,13 @@
 import { status } from '@grpc/grpc-js';
 import type { pipeline } from '@inference-mesh/protos';
 import { PipelineError } from './errors';
-import type { ClassifyResponse, ClassifyResult, ModelSelection, TextInput } from './types';
+import type { ClassifyResponse, ClassifyResult, ModelSelection, RequestTiming, TextInput } from './types';
+
+/**
+ * The trailer in which the gateway answers a unary Classify's RequestTiming: the W3C Server-Timing syntax,
+ * `total;dur=3.412,admission;dur=0.010,...` in milliseconds (services/gateway/src/timing.ts writes it).
+ */
+export const TIMING_TRAILER = 'imesh-timing';
 
 /**
  * Texts travel as proto `bytes`: strings are encoded here (a string handed to protobufjs for a bytes field would
@@ -33,7 +39,11 @@ export function toClassifyRequest(
  * The SDK's own result shape. A response carrying `error` (one refused request on a stream; the stream goes on)
  * throws it as a PipelineError; a result count that differs from the text count is a server bug.
  */
-export function fromClassifyResponse(response: pipeline.ClassifyResponse__Output, textCount: number): ClassifyResponse {
+export function fromClassifyResponse(
+  response: pipeline.ClassifyResponse__Output,
+  textCount: number,
+  timing: RequestTiming | undefined = response.timing ? fromTimingMessage(response.timing) : undefined,
+): ClassifyResponse {
   if (response.error) throw new PipelineError(response.error.code, response.error.message);
   if (response.results.length !== textCount) {
     throw new PipelineError(
@@ -41,7 +51,44 @@ export function fromClassifyResponse(response: pipeline.ClassifyResponse__Output
       `server returned ${response.results.length} results for ${textCount} texts (request ${response.requestId})`,
     );
   }
-  return { requestId: response.requestId, results: response.results.map(fromResult) };
+  const results = response.results.map(fromResult);
+  return timing ? { requestId: response.requestId, results, timing } : { requestId: response.requestId, results };
+}
+
+/** A stream answer's `timing` field. */
+function fromTimingMessage(timing: pipeline.RequestTiming__Output): RequestTiming {
+  const hop = (value: pipeline.HopTiming__Output | null) => ({ clientMs: value?.clientMs ?? 0, serverMs: value?.serverMs ?? 0 });
+  return {
+    totalMs: timing.totalMs,
+    admissionMs: timing.admissionMs,
+    coalesceMs: timing.coalesceMs,
+    tokenizer: hop(timing.tokenizer),
+    model: { ...hop(timing.model), queueMs: timing.modelQueueMs, computeMs: timing.modelComputeMs },
+    postprocess: hop(timing.postprocess),
+  };
+}
+
+/** A unary answer's imesh-timing trailer; undefined when absent or not in the expected form. */
+export function parseTimingTrailer(value: unknown): RequestTiming | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  const parts = new Map<string, number>();
+  for (const entry of value.split(',')) {
+    const [name, duration] = entry.trim().split(';dur=');
+    const ms = Number(duration);
+    if (name === undefined || duration === undefined || !Number.isFinite(ms)) return undefined;
+    parts.set(name, ms);
+  }
+  const ms = (name: string) => parts.get(name) ?? 0;
+  const hop = (name: string) => ({ clientMs: ms(name), serverMs: ms(`${name}.server`) });
+  if (!parts.has('total')) return undefined;
+  return {
+    totalMs: ms('total'),
+    admissionMs: ms('admission'),
+    coalesceMs: ms('coalesce'),
+    tokenizer: hop('tokenizer'),
+    model: { ...hop('model'), queueMs: ms('model.queue'), computeMs: ms('model.compute') },
+    postprocess: hop('postprocess'),
+  };
 }
 
 function fromResult(result: pipeline.ClassifyResult__Output): ClassifyResult {

@@ -12,6 +12,7 @@ import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
  * - label "positive" (score 0.97314159) when the text contains "good", else "negative" (0.88123456);
  * - truncated when longer than 20 characters, degraded when it contains "degraded".
  * The model is options.modelName || "sentiment", the version options.modelVersion || "1".
+ * Every answer carries FAKE_TIMING: a unary one in its imesh-timing trailer, one on a stream in its timing field.
  */
 export interface FakePipelineServer {
   readonly target: string;
@@ -26,6 +27,21 @@ export interface FakePipelineServer {
   readonly health: HealthImplementation;
   stop(): Promise<void>;
 }
+
+/** The breakdown every answer of the fake carries (binary fractions, exact in the proto's float). */
+export const FAKE_TIMING: pipeline.RequestTiming__Output = {
+  totalMs: 2,
+  admissionMs: 0.125,
+  coalesceMs: 0,
+  tokenizer: { clientMs: 0.25, serverMs: 0.125 },
+  model: { clientMs: 1, serverMs: 0.75 },
+  postprocess: { clientMs: 0.25, serverMs: 0.0625 },
+  modelQueueMs: 0.125,
+  modelComputeMs: 0.5,
+};
+const FAKE_TIMING_TRAILER =
+  'total;dur=2.000,admission;dur=0.125,coalesce;dur=0.000,tokenizer;dur=0.250,tokenizer.server;dur=0.125,' +
+  'model;dur=1.000,model.server;dur=0.750,model.queue;dur=0.125,model.compute;dur=0.500,postprocess;dur=0.250,postprocess.server;dur=0.0625';
 
 const POSITIVE = 0.97314159;
 const NEGATIVE = 0.88123456;
@@ -43,7 +59,9 @@ export async function startFakePipelineServer(healthStatuses: ServingStatusMap =
       requests.push(call.request);
       const outcome = evaluate(call.request, () => `srv-${generatedIds++}`);
       if ('error' in outcome) return callback(outcome.error);
-      const timer = setTimeout(() => callback(null, outcome.response), outcome.delayMs);
+      const trailers = new grpc.Metadata();
+      trailers.set('imesh-timing', FAKE_TIMING_TRAILER);
+      const timer = setTimeout(() => callback(null, outcome.response, trailers), outcome.delayMs);
       call.on('cancelled', () => clearTimeout(timer));
     },
     ClassifyStream(call) {
@@ -73,10 +91,11 @@ export async function startFakePipelineServer(healthStatuses: ServingStatusMap =
           const { code = grpc.status.UNKNOWN, details = '' } = outcome.error;
           return answer({ requestId: request.requestId, results: [], error: { code, message: details } });
         }
-        if (outcome.delayMs === 0) return answer(outcome.response);
+        const timed = { ...outcome.response, timing: FAKE_TIMING };
+        if (outcome.delayMs === 0) return answer(timed);
         const timer = setTimeout(() => {
           timers.delete(timer);
-          answer(outcome.response);
+          answer(timed);
         }, outcome.delayMs);
         timers.add(timer);
       });
