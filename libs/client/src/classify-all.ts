@@ -1,14 +1,14 @@
 import { status } from '@grpc/grpc-js';
 import { cancelledError, isPipelineError, PipelineError } from './errors';
 import type { ClassifyStream } from './classify-stream';
-import type { ClassifiedText, ClassifyAllOptions, ClassifyResponse, ClassifyResult, ClassifyStreamOptions } from './types';
+import type { ClassifiedText, ClassifyAllOptions, ClassifyResponse, ClassifyResult, ClassifyStreamOptions, RequestTiming } from './types';
 import { checkPositiveInteger } from './wire';
 
 export const DEFAULT_BATCH_SIZE = 32;
 export const DEFAULT_MAX_IN_FLIGHT = 64;
 
 /** One text's outcome: its result, or the server's refusal of that text alone. */
-type Outcome = { readonly result: ClassifyResult } | { readonly error: PipelineError };
+type Outcome = { readonly result: ClassifyResult; readonly timing?: RequestTiming } | { readonly error: PipelineError };
 
 interface Batch {
   /** Index of the batch's first text in the whole input. */
@@ -146,8 +146,8 @@ async function classifyEach(
   let pending = texts.map((_, index) => index);
   while (pending.length > 0) {
     try {
-      const { results } = await send(pending.map((index) => texts[index]!));
-      pending.forEach((index, position) => (outcomes[index] = { result: results[position]! }));
+      const { results, timing } = await send(pending.map((index) => texts[index]!));
+      pending.forEach((index, position) => (outcomes[index] = timing ? { result: results[position]!, timing } : { result: results[position]! }));
       break;
     } catch (error) {
       const position = refusedText(error, pending.length);

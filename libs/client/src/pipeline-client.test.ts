@@ -265,6 +265,12 @@ describe('PipelineClient', () => {
       assert.equal(server.streamAnswerOrder.at(-1), server.requests[0]?.requestId);
     });
 
+    it('gives each text the timing of the request it rode in', async () => {
+      const timings = [];
+      for await (const item of client.classifyAll(['good', 'bad', 'fine'], { batchSize: 2 })) timings.push(item.timing);
+      assert.deepEqual(timings, [EXPECTED_TIMING, EXPECTED_TIMING, EXPECTED_TIMING]);
+    });
+
     it('reads an async source', async () => {
       async function* source() {
         for (const text of ['good a', 'b', 'good c']) yield text;

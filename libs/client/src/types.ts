@@ -93,13 +93,13 @@ export interface ClassifyAllOptions extends ModelSelection, ClassifyStreamOption
 }
 
 /**
- * One item of `classifyAll`, in input order: the text, its index in the input, and either its result or, when the
- * server refused this text alone (INVALID_ARGUMENT: empty, not UTF-8), the error, whose message names
- * `texts[index]`.
+ * One item of `classifyAll`, in input order: the text, its index in the input, and either its result (with the
+ * timing of the request it rode in, shared by that request's texts) or, when the server refused this text alone
+ * (INVALID_ARGUMENT: empty, not UTF-8), the error, whose message names `texts[index]`.
  */
 export type ClassifiedText =
-  | { readonly index: number; readonly text: string; readonly result: ClassifyResult; readonly error?: undefined }
-  | { readonly index: number; readonly text: string; readonly result?: undefined; readonly error: PipelineError };
+  | { readonly index: number; readonly text: string; readonly result: ClassifyResult; readonly timing?: RequestTiming; readonly error?: undefined }
+  | { readonly index: number; readonly text: string; readonly result?: undefined; readonly timing?: undefined; readonly error: PipelineError };
 
 /** `grpc.health.v1` statuses; `SERVICE_UNKNOWN` is what a server that does not know the name answers (NOT_FOUND). */
 export type { HealthStatus } from '@inference-mesh/protos';
