@@ -27,12 +27,13 @@ describe('parseCommand', () => {
       input: { file: '-' },
       batchSize: 8,
     });
-    assert.deepEqual(parseCommand(['classify', '-f', 'in.txt', '--top-k', '0', '--skip-invalid']), {
+    assert.deepEqual(parseCommand(['classify', '-f', 'in.txt', '--top-k', '0', '--skip-invalid', '--timing']), {
       kind: 'classify',
       connection: { target: '127.0.0.1:50051' },
       input: { file: 'in.txt' },
       topK: 0,
       skipInvalid: true,
+      timing: true,
     });
     const dashed = parseCommand(['classify', '--', '-not-an-option']);
     assert.ok(dashed.kind === 'classify' && 'texts' in dashed.input);
@@ -71,6 +72,8 @@ describe('parseCommand', () => {
       [['classify', 'x', '--batch-size', '4'], /--batch-size applies to --file only/],
       [['classify', 'x', '--skip-invalid'], /--skip-invalid applies to --file only/],
       [['bench', '--skip-invalid'], /--skip-invalid is not an option of "bench"/],
+      [['bench', '--timing'], /--timing is not an option of "bench"/],
+      [['health', '--timing'], /--timing is not an option of "health"/],
       [['classify', 'x', '--top-k', '-1'], /--top-k/],
       [['classify', 'x', '--top-k', '1.5'], /--top-k must be an integer >= 0/],
       [['classify', 'x', '--deadline-ms', '0'], /--deadline-ms must be an integer >= 1/],

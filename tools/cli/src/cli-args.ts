@@ -9,7 +9,8 @@ Commands:
   health                   health of the gateway and the services behind it;
                            exit status 0 only if all are SERVING
   bench                    load the gateway: closed-loop callers, one text per request;
-                           prints texts/s and p50/p95/p99 per concurrency level
+                           prints texts/s and p50/p95/p99 per concurrency level, and the
+                           mean timing breakdown of its answers
   canary set|status        move traffic between model versions, judge the canary
                            (imesh canary --help)
 
@@ -23,6 +24,7 @@ Classify options:
   --batch-size N           texts per request with --file (default 32)
   --skip-invalid           with --file: leave out the lines the server refuses (empty, not UTF-8) instead of
                            printing an error line for each; their count goes to stderr (exit status 1 still)
+  --timing                 add "timing" to each line: where the request's time went in the mesh (ms)
 
 Bench options:
   --concurrency A,B,..     concurrent callers per level (default 1,8,64)
@@ -38,7 +40,10 @@ Global options:
   -h, --help               print this help
 
 Output: {"text": ..., "label": ..., "score": ..., "model": ..., "model_version": ...} per text,
-plus "truncated": true / "degraded": true when so. With --file, a line the server refuses on its own gets
+plus "truncated": true / "degraded": true when so. With --timing, "timing": {"total_ms", "admission_ms",
+"coalesce_ms", "tokenizer", "model", "postprocess"}: the gateway's time for the request the text rode in
+(shared by that request's texts), each hop's "client_ms" (seen by the gateway) and "server_ms" (the service's
+own), and the model's "queue_ms" and "compute_ms" (ONNX Runtime). With --file, a line the server refuses on its own gets
 {"text": ..., "line": N, "error": {"code": ..., "message": ...}} in its place, and the rest go on.
 Exit status: 0 done, 1 an error from the server (with --file: some lines refused) or while reading the input,
 2 bad usage.
@@ -64,6 +69,8 @@ export interface ClassifyCommand {
   readonly batchSize?: number;
   /** --file only: leave refused lines out of the output (counted on stderr) instead of an error line each. */
   readonly skipInvalid?: true;
+  /** --timing: each line carries the timing breakdown of its request. */
+  readonly timing?: true;
 }
 
 export interface HealthCommand {
@@ -92,13 +99,13 @@ export type Command = ClassifyCommand | HealthCommand | BenchCommand | HelpComma
 
 const OPTIONS = optionTable({
   text: ['target', 'ca', 'cert', 'key', 'file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size', 'concurrency', 'duration-s', 'warmup-s'],
-  flags: ['help', 'stream', 'skip-invalid'],
+  flags: ['help', 'stream', 'skip-invalid', 'timing'],
   short: { help: 'h', file: 'f' },
 });
 
 const BENCH_ONLY = ['concurrency', 'duration-s', 'warmup-s', 'stream'] as const;
 
-const CLASSIFY_ONLY = ['file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size', 'skip-invalid'] as const;
+const CLASSIFY_ONLY = ['file', 'model', 'version', 'top-k', 'deadline-ms', 'batch-size', 'skip-invalid', 'timing'] as const;
 
 /** Parses `imesh`'s arguments (without `node` and the script); throws UsageError for anything it cannot run. */
 export function parseCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Command {
@@ -140,6 +147,7 @@ export function parseCommand(argv: readonly string[], env: Readonly<Record<strin
       deadlineMs: optionalInteger(values['deadline-ms'], '--deadline-ms', 1),
       batchSize,
       skipInvalid: values['skip-invalid'] ? (true as const) : undefined,
+      timing: values.timing ? (true as const) : undefined,
     }),
   };
 }
@@ -150,7 +158,7 @@ function parseBench(
   connection: ConnectionArgs,
 ): BenchCommand {
   if (rest.length > 0) throw new UsageError(`"bench" takes no arguments, got ${JSON.stringify(rest[0])}`);
-  for (const option of ['top-k', 'deadline-ms', 'batch-size', 'skip-invalid'] as const) {
+  for (const option of ['top-k', 'deadline-ms', 'batch-size', 'skip-invalid', 'timing'] as const) {
     if (values[option] !== undefined) throw new UsageError(`--${option} is not an option of "bench"`);
   }
   const concurrency = positiveIntegerList((values.concurrency as string | undefined) ?? '1,8,64', '--concurrency');

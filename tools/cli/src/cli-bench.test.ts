@@ -40,8 +40,11 @@ describe('imesh bench (runBench)', function () {
       const sent = server.requests.slice(before);
       assert.ok(sent.every((r) => r.texts.length === 1 && r.options?.modelName === 'm' && r.options.modelVersion === '2'), 'one text per request, with the selection');
       assert.ok(new Set(sent.map((r) => Buffer.from(r.texts[0]!).toString())).size === 2, 'both texts were sent');
-      assert.equal(printed.length, 3, 'a header and a line per level');
-      assert.match(printed[2]!, /^ +4 callers: +\d+ texts\/s, p50 [\d.]+ ms/);
+      assert.equal(printed.length, 5, 'a header, and a line per level with its mean breakdown');
+      assert.match(printed[3]!, /^ +4 callers: +\d+ texts\/s, p50 [\d.]+ ms/);
+      // The fake gateway's fixed timing: its means are its figures.
+      assert.match(printed[4]!, /^ +mean ms of \d+ answers: caller [\d.]+ = edge [\d.]+ \+ gateway 2\.00; gateway: admission 0\.13, .*model 1\.00 \(server 0\.75: queue 0\.13, compute 0\.50\)/);
+      assert.ok(levels.every((level) => level.breakdown?.startsWith('mean ms')));
     });
   }
 

@@ -1,6 +1,8 @@
 import type { PipelineClient } from '@inference-mesh/client';
 import { runClosedLoop } from '@inference-mesh/tool-kit';
+import { performance } from 'node:perf_hooks';
 import type { BenchCommand } from './cli-args';
+import { TimingTotals } from './cli-output';
 
 /** Sent when no --file is given: short review-like sentences of mixed length. */
 export const BUILT_IN_TEXTS: readonly string[] = [
@@ -25,6 +27,8 @@ export interface BenchLevel {
   readonly p99Ms: number;
   /** Distinct error messages seen (the first few; warm-up ones marked so). */
   readonly errorSamples: readonly string[];
+  /** The mean timing breakdown of the level's answers (TimingTotals.format), when the gateway reports one. */
+  readonly breakdown?: string;
 }
 
 /** Error messages shown per level, at most. */
@@ -50,14 +54,25 @@ export async function runBench(
     const stream = command.stream ? client.classifyStream({ maxInFlight: concurrency }) : undefined;
     const send = (text: string) => (stream ? stream.send([text], selection) : client.classify([text], selection));
     let level: BenchLevel;
+    // The answers of the measured window only (as near as this side can tell: the load generator owns the window).
+    const totals = new TimingTotals();
+    const windowStart = performance.now() + command.warmupMs;
+    const windowEnd = windowStart + command.durationMs;
     try {
       const measured = await runClosedLoop({
         concurrency,
         warmupMs: command.warmupMs,
         durationMs: command.durationMs,
         maxErrorSamples: ERROR_SAMPLES,
-        issue: async (_, sequence) => (await send(texts[sequence % texts.length]!), 1),
+        issue: async (_, sequence) => {
+          const sent = performance.now();
+          const { timing } = await send(texts[sequence % texts.length]!);
+          const answered = performance.now();
+          if (timing && sent >= windowStart && answered <= windowEnd) totals.add(timing, answered - sent);
+          return 1;
+        },
       });
+      const breakdown = totals.format();
       level = {
         concurrency,
         seconds: measured.windowSeconds,
@@ -68,6 +83,7 @@ export async function runBench(
         p95Ms: measured.latency.p95Ms,
         p99Ms: measured.latency.p99Ms,
         errorSamples: measured.errorSamples,
+        ...(breakdown !== undefined && { breakdown }),
       };
     } finally {
       await stream?.close().catch(() => undefined);
@@ -78,6 +94,7 @@ export async function runBench(
         `p95 ${level.p95Ms.toFixed(2)} ms, p99 ${level.p99Ms.toFixed(2)} ms, ${level.errors} errors` +
         (level.errors > 0 ? ` (${level.errorSamples.join(' | ')})` : ''),
     );
+    if (level.breakdown) print(`         ${level.breakdown}`);
   }
   return levels;
 }

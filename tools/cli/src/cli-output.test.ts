@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
-import { formatHealth, formatResult } from './cli-output';
-import type { ClassifyResult } from '@inference-mesh/client';
+import { formatHealth, formatResult, TimingTotals } from './cli-output';
+import type { ClassifyResult, RequestTiming } from '@inference-mesh/client';
+
+const timing: RequestTiming = {
+  totalMs: 4.00049,
+  admissionMs: 0.0123,
+  coalesceMs: 0,
+  tokenizer: { clientMs: 1, serverMs: 0.5 },
+  model: { clientMs: 2, serverMs: 1.5, queueMs: 0.25, computeMs: 1 },
+  postprocess: { clientMs: 0.5, serverMs: 0.125 },
+};
 
 const result: ClassifyResult = {
   label: 'positive',
@@ -33,10 +42,36 @@ describe('formatResult', () => {
     assert.doesNotMatch(formatResult('x', { ...result, degraded: true }, { withScores: false }), /truncated/);
   });
 
+  it('adds the timing breakdown in ms (3 decimals) with --timing', () => {
+    const line = JSON.parse(formatResult('x', result, { withScores: false, timing })) as { timing: unknown };
+    assert.deepEqual(line.timing, {
+      total_ms: 4,
+      admission_ms: 0.012,
+      coalesce_ms: 0,
+      tokenizer: { client_ms: 1, server_ms: 0.5 },
+      model: { client_ms: 2, server_ms: 1.5, queue_ms: 0.25, compute_ms: 1 },
+      postprocess: { client_ms: 0.5, server_ms: 0.125 },
+    });
+  });
+
   it('escapes the text as JSON, one line whatever it holds', () => {
     const line = formatResult('say "hi"\\\n\ttab é', result, { withScores: false });
     assert.equal(line.includes('\n'), false);
     assert.equal(JSON.parse(line).text, 'say "hi"\\\n\ttab é');
+  });
+});
+
+describe('TimingTotals', () => {
+  it('prints the mean breakdown, the edge being what the caller saw beyond the gateway', () => {
+    const totals = new TimingTotals();
+    assert.equal(totals.format(), undefined, 'nothing without answers');
+    totals.add(timing, 5);
+    totals.add({ ...timing, totalMs: 6, tokenizer: { clientMs: 3, serverMs: 1.5 } }, 9);
+    assert.equal(
+      totals.format(),
+      'mean ms of 2 answers: caller 7.00 = edge 2.00 + gateway 5.00; gateway: admission 0.01, coalesce 0.00, ' +
+        'tokenizer 2.00 (server 1.00), model 2.00 (server 1.50: queue 0.25, compute 1.00), postprocess 0.50 (server 0.13)',
+    );
   });
 });
 

@@ -48,6 +48,16 @@ describe('imesh (child process)', function () {
     ]);
   });
 
+  it('classify --timing adds the request\'s timing breakdown to each line, TEXT... and --file alike', async () => {
+    for (const args of [['good day', 'a dull day'], ['--file', '-']]) {
+      const run = await imesh(['classify', '--target', server.target, '--timing', ...args], 'good day\na dull day\n');
+      assert.equal(run.code, 0, run.stderr);
+      const printed = lines(run.stdout).map((line) => JSON.parse(line) as { timing?: { total_ms: number; model: { compute_ms: number } } });
+      assert.equal(printed.length, 2);
+      for (const line of printed) assert.deepEqual([line.timing?.total_ms, line.timing?.model.compute_ms], [2, 0.5]);
+    }
+  });
+
   it('classify --file - streams stdin in batches, in order, with scores for --top-k', async () => {
     const input = 'good 1\r\nbad 2\ngood 3\nbad 4\ngood 5\n';
     const run = await imesh(['classify', '--target', server.target, '--file', '-', '--batch-size', '2', '--top-k', '1'], input);

@@ -66,8 +66,9 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
   const format = { withScores: topK !== undefined };
   if ('texts' in command.input) {
     const { texts } = command.input;
-    const { results } = await client.classify(texts, { model, version, topK, deadlineMs });
-    for (const [index, result] of results.entries()) await writeOut(`${formatResult(texts[index]!, result, format)}\n`);
+    const { results, timing } = await client.classify(texts, { model, version, topK, deadlineMs });
+    const lineFormat = command.timing && timing ? { ...format, timing } : format;
+    for (const [index, result] of results.entries()) await writeOut(`${formatResult(texts[index]!, result, lineFormat)}\n`);
     return 0;
   }
   const { file } = command.input;
@@ -81,7 +82,7 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
       if (item.error) {
         refused++;
         if (!command.skipInvalid) await writeOut(`${formatRefusal(item.text, item.index + 1, item.error)}\n`);
-      } else await writeOut(`${formatResult(item.text, item.result, format)}\n`);
+      } else await writeOut(`${formatResult(item.text, item.result, command.timing && item.timing ? { ...format, timing: item.timing } : format)}\n`);
     }
   } catch (error) {
     // Lines are yielded in order, so what failed starts right after the last line printed.
