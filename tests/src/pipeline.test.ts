@@ -165,9 +165,13 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
         join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js'),
         'bench', '--target', fixture.mesh.gateway, '--concurrency', '1,4', '--warmup-s', '0.1', '--duration-s', '0.5', ...mode,
       ]);
-      const levels = stdout.trim().split('\n').slice(1);
+      // A line per level, each followed by its answers' mean timing breakdown.
+      const lines = stdout.trim().split('\n').slice(1);
+      const levels = lines.filter((_, index) => index % 2 === 0);
       assert.equal(levels.length, 2, stdout);
+      assert.equal(lines.length, 4, stdout);
       for (const line of levels) assert.match(line, /callers: +[1-9]\d* texts\/s, p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms, 0 errors$/);
+      for (const line of lines.filter((_, index) => index % 2 === 1)) assert.match(line, /^ +mean ms of [1-9]\d* answers: caller [\d.]+ = edge /);
     }
   });
 });
