@@ -40,7 +40,8 @@ describe('resilience: cancellation and load shedding', function () {
     this.timeout(180_000);
     const [tokenizer, model, postprocess] = await Promise.all([
       group.launch('tokenizer'),
-      group.launch('model', { IMESH_MODEL_MAX_QUEUE_DELAY_US: String(QUEUE_DELAY_MS * 1000) }),
+      // Triton's rule: the delay holds even an idle model's batch open (cut_when_idle would run the first at once).
+      group.launch('model', { IMESH_MODEL_MAX_QUEUE_DELAY_US: String(QUEUE_DELAY_MS * 1000), IMESH_MODEL_CUT_WHEN_IDLE: 'false' }),
       group.launch('postprocess'),
     ]);
     proxy = await group.proxy(model!.address);

@@ -43,7 +43,7 @@ describe('imesh bench (runBench)', function () {
       assert.equal(printed.length, 5, 'a header, and a line per level with its mean breakdown');
       assert.match(printed[3]!, /^ +4 callers: +\d+ texts\/s, p50 [\d.]+ ms/);
       // The fake gateway's fixed timing: its means are its figures.
-      assert.match(printed[4]!, /^ +mean ms of \d+ answers: caller [\d.]+ = edge [\d.]+ \+ gateway 2\.00; gateway: admission 0\.13, .*model 1\.00 \(server 0\.75: queue 0\.13, compute 0\.50\)/);
+      assert.match(printed[4]!, /^ +mean ms of \d+ answers: caller [\d.]+ = edge -?[\d.]+ \+ gateway 2\.00; gateway: admission 0\.13, .*model 1\.00 \(server 0\.75: queue 0\.13, compute 0\.50\)/);
       assert.ok(levels.every((level) => level.breakdown?.startsWith('mean ms')));
     });
   }
