@@ -2,31 +2,9 @@
 // error and classifies the rest; `imesh classify --file` prints an error line for it and exits 1 (or, with
 // --skip-invalid, leaves it out and counts it on stderr; the exit status is 1 either way).
 import { PipelineClient } from '@inference-mesh/client';
-import { REPO_ROOT } from '@inference-mesh/launcher';
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { runImesh } from './imesh-cli';
 import { useMesh } from './mesh-fixture';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `npx imesh ...` from the checkout, as the README says, with `stdin` piped in. */
-function imesh(args: readonly string[], stdin: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--no-install', 'imesh', ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    // npx adds its own warnings (the repository's .npmrc has a setting npm does not know): not imesh's output.
-    child.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^npm warn .*\n/gm, '') }));
-    child.stdin.end(stdin);
-  });
-}
 
 const jsonLines = (text: string) => text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
 
@@ -55,7 +33,7 @@ describe('bulk classification past bad lines (the real mesh)', function () {
   });
 
   it("printf 'good\\nbad\\n\\n' | npx imesh classify --file - prints both results and an error line, and exits 1", async () => {
-    const run = await imesh(['classify', '--target', fixture.mesh.gateway, '--file', '-'], 'a masterpiece\na waste of time\n\n');
+    const run = await runImesh(['classify', '--target', fixture.mesh.gateway, '--file', '-'], 'a masterpiece\na waste of time\n\n');
     assert.equal(run.code, 1, run.stderr);
     const lines = jsonLines(run.stdout);
     assert.deepEqual(lines.map((line) => [line.text, line.label ?? line.error]), [
@@ -68,7 +46,7 @@ describe('bulk classification past bad lines (the real mesh)', function () {
   });
 
   it('--skip-invalid leaves the refused lines out, counts them on stderr, and still exits 1', async () => {
-    const run = await imesh(['classify', '--target', fixture.mesh.gateway, '--file', '-', '--skip-invalid'], '\na masterpiece\n\na waste of time\n');
+    const run = await runImesh(['classify', '--target', fixture.mesh.gateway, '--file', '-', '--skip-invalid'], '\na masterpiece\n\na waste of time\n');
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual(jsonLines(run.stdout).map((line) => [line.text, line.label]), [
       ['a masterpiece', 'positive'],

@@ -2,9 +2,9 @@
 // imesh-timing trailer, on a stream in each answer), its parts are present and consistent with each other, `imesh
 // classify --timing` prints it, and the gateway's /metrics has the per-hop overhead histogram. No speed assertions.
 import { PipelineClient, type RequestTiming } from '@inference-mesh/client';
-import { MESH_SERVICES, REPO_ROOT } from '@inference-mesh/launcher';
+import { MESH_SERVICES } from '@inference-mesh/launcher';
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { runImesh } from './imesh-cli';
 import { useMesh } from './mesh-fixture';
 
 /** Rounding (3 decimals on the trailer, float32 on the stream) and the two clocks of one process. */
@@ -26,19 +26,6 @@ function assertConsistent(timing: RequestTiming | undefined, what: string): void
   const modelOwn = timing.model.queueMs + timing.model.computeMs;
   assert.ok(modelOwn <= timing.model.serverMs + TOLERANCE_MS, `${what}: queue + compute exceed the model service's time: ${JSON.stringify(timing.model)}`);
   assert.ok(timing.model.computeMs > 0, `${what}: no ONNX Runtime compute`);
-}
-
-function imesh(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['--no-install', 'imesh', ...args], { cwd: REPO_ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^npm warn .*\n/gm, '') }));
-    child.stdin.end();
-  });
 }
 
 describe('timing breakdown per request (the real mesh)', function () {
@@ -75,7 +62,7 @@ describe('timing breakdown per request (the real mesh)', function () {
   });
 
   it('imesh classify --timing prints the breakdown in each line', async () => {
-    const run = await imesh(['classify', '--target', fixture.mesh.gateway, '--timing', 'a small gem.', 'flat.']);
+    const run = await runImesh(['classify', '--target', fixture.mesh.gateway, '--timing', 'a small gem.', 'flat.']);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { timing?: Record<string, unknown> });
     assert.equal(lines.length, 2);
