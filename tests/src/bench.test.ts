@@ -78,12 +78,13 @@ describe('npm run bench (short runs: structure and zero errors, no speed asserti
     assert.deepEqual(json['problems'], []);
     assert.equal(json['errors'], 0);
     const hops = ['Classify', 'Encode', 'ModelInfer', 'Postprocess'];
-    const echo = json['echo'] as { hop: string; requestBytes: number; responseBytes: number; measurement: Measured; serverCpuUsPerCall: number }[];
+    const echo = json['echo'] as { hop: string; requestBytes: number; responseBytes: number; measurement: Measured; serverCpuUsPerCall: number; idleP50Ms: number }[];
     assert.deepEqual(echo.map((e) => e.hop), hops);
     for (const e of echo) {
       assertCompleted(`echo ${e.hop}`, e.measurement);
       assert.ok(e.requestBytes > 0 && e.responseBytes > 0, `${e.hop}: message sizes computed`);
       assert.ok(Number.isFinite(e.serverCpuUsPerCall), `${e.hop}: echo server CPU read`);
+      assert.ok(e.idleP50Ms > 0, `${e.hop}: echo after an idle gap measured`);
     }
     type Case = { server: string; mode: string; measurement: Measured & { concurrency: number }; cpuMsPerText: Record<string, number>; hops?: Record<string, { calls: number }> };
     const cases = json['cases'] as Case[];
@@ -106,12 +107,13 @@ describe('npm run bench (short runs: structure and zero errors, no speed asserti
     assert.deepEqual((json['hops'] as { hop: string }[]).map((h) => h.hop), hops);
     const summary = json['summary'] as { id: string; verdict: string }[];
     assert.deepEqual(summary.map((l) => l.id), [
-      'a', 'a-batching', 'b', 'b-batching', 'c',
+      'a', 'a-batching', 'b', 'b-batching', 'c', 'c-floor',
       'd-Encode-p50', 'd-Encode-cpu', 'd-ModelInfer-p50', 'd-ModelInfer-cpu', 'd-Postprocess-p50', 'd-Postprocess-cpu', 'd-gateway-cpu', 'e',
     ]);
     for (const line of summary) {
-      // The comparisons with the batching server are reported; every other line is a target, evaluated.
-      const allowed = line.id.endsWith('-batching') ? ['REPORT'] : ['PASS', 'MISS'];
+      // The comparisons with the batching server and the platform's floor are reported; every other line is a
+      // target, evaluated.
+      const allowed = line.id.endsWith('-batching') || line.id === 'c-floor' ? ['REPORT'] : ['PASS', 'MISS'];
       assert.ok(allowed.includes(line.verdict), `(${line.id}) evaluated: ${line.verdict}`);
     }
     assert.match(readFileSync(join(dir, 'overhead.svg'), 'utf8'), /^<svg[^>]*>[\s\S]*<\/svg>\s*$/);

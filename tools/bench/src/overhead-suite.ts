@@ -2,7 +2,7 @@ import { PipelineClient, type ClassifyResponse } from '@inference-mesh/client';
 import { MESH_SERVICES, startMesh, type MeshService, type RunningMesh } from '@inference-mesh/launcher';
 import { modelFiles, readModelConfig, tokenizerFingerprint } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools';
-import { categoryChartSvg, processCpuSeconds, ratio, runClosedLoop, type CaseMeasurement } from '@inference-mesh/tool-kit';
+import { categoryChartSvg, percentile, processCpuSeconds, ratio, runClosedLoop, type CaseMeasurement } from '@inference-mesh/tool-kit';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +54,11 @@ export interface MeshHopWindow {
 
 export interface EchoCase extends HopSize {
   readonly measurement: CaseMeasurement;
+  /**
+   * p50 of the same call made after ECHO_IDLE_GAP_MS of nothing: at one caller every process of the mesh sits idle
+   * between its calls, and on this kind of machine waking an idle process costs time a back-to-back loop never pays.
+   */
+  readonly idleP50Ms: number;
   readonly clientCpuUsPerCall: number;
   readonly serverCpuUsPerCall: number;
 }
@@ -82,6 +87,7 @@ export interface BulkCase {
 /** The per-hop table: each hop at one caller beside the echo at its message sizes. */
 export interface HopRow extends HopSize {
   readonly echoP50Ms: number;
+  readonly echoIdleP50Ms: number;
   readonly echoMeanMs: number;
   readonly echoClientCpuUs: number;
   readonly echoServerCpuUs: number;
@@ -256,9 +262,10 @@ export async function runOverheadSuite(options: BenchOptions, context: SuiteCont
         for (const [i, size] of sizes.entries()) {
           const { measurement, cpuSeconds } = await measure(1, issuers[i]!, { echo: echoServer.pid });
           const calls = Math.max(1, measurement.requests);
-          echo.push({ ...size, measurement, clientCpuUsPerCall: ((cpuSeconds.bench ?? NaN) * 1e6) / calls, serverCpuUsPerCall: ((cpuSeconds.echo ?? NaN) * 1e6) / calls });
+          const idleP50Ms = await p50AfterIdle(issuers[i]!, ECHO_IDLE_GAP_MS, options.quick ? 30 : 150);
+          echo.push({ ...size, measurement, idleP50Ms, clientCpuUsPerCall: ((cpuSeconds.bench ?? NaN) * 1e6) / calls, serverCpuUsPerCall: ((cpuSeconds.echo ?? NaN) * 1e6) / calls });
           noteErrors(`echo ${size.hop}`, measurement);
-          progress(`echo ${size.hop} (${size.requestBytes}/${size.responseBytes} B), 1 caller ... ${describe(measurement)}`);
+          progress(`echo ${size.hop} (${size.requestBytes}/${size.responseBytes} B), 1 caller ... ${describe(measurement)}; after ${ECHO_IDLE_GAP_MS} ms idle p50 ${idleP50Ms.toFixed(2)} ms`);
         }
       } finally {
         client.close();
@@ -417,6 +424,7 @@ function hopTable(result: Omit<Unsummarized, 'hops'>): HopRow[] {
       requestBytes: e.requestBytes,
       responseBytes: e.responseBytes,
       echoP50Ms: e.measurement.latency.p50Ms,
+      echoIdleP50Ms: e.idleP50Ms,
       echoMeanMs: e.measurement.latency.meanMs,
       echoClientCpuUs: e.clientCpuUsPerCall,
       echoServerCpuUs: e.serverCpuUsPerCall,
@@ -459,6 +467,17 @@ export function summarizeOverhead(result: Unsummarized): SummaryLine[] {
     value: Number.isFinite(added) ? `${meshOne!.measurement.latency.p50Ms.toFixed(2)} - ${baseOne!.measurement.latency.p50Ms.toFixed(2)} = ${added.toFixed(2)} ms` : 'not measured',
     target: `<= ${OVERHEAD_TARGETS.addedLatencyMs.toFixed(1)} ms`,
     verdict: verdict(added, (v) => v <= OVERHEAD_TARGETS.addedLatencyMs),
+  });
+  // The platform's share of (c): the mesh's four round trips and the one-process server's one, each as a bare echo
+  // to a process that sat idle, as at one caller every one of them does.
+  const idle = (hop: Hop) => result.echo.find((e) => e.hop === hop)?.idleP50Ms ?? NaN;
+  const idleFloorMs = INTERNAL_HOPS.reduce((sum, hop) => sum + idle(hop), 0);
+  lines.push({
+    id: 'c-floor',
+    label: 'the three extra round trips of (c) as bare echoes after 10 ms idle (p50s added): the platform\'s floor under it',
+    value: Number.isFinite(idleFloorMs) ? `${INTERNAL_HOPS.map((hop) => idle(hop).toFixed(2)).join(' + ')} = ${idleFloorMs.toFixed(2)} ms` : 'not measured',
+    target: 'reported',
+    verdict: Number.isFinite(idleFloorMs) ? 'REPORT' : 'N/A',
   });
   const limit = OVERHEAD_TARGETS.hopVsEcho;
   for (const hop of INTERNAL_HOPS) {
@@ -554,12 +573,13 @@ function caseTable(result: OverheadBenchResult): Table {
 
 function hopTableView(result: OverheadBenchResult): Table {
   return {
-    headers: ['hop', 'req B', 'resp B', 'echo p50 ms', 'mesh p50 ms', 'x', 'echo mean ms', 'mesh mean ms', 'server own mean ms', 'echo client CPU us', 'echo server CPU us', 'mesh server CPU us', 'x'],
+    headers: ['hop', 'req B', 'resp B', 'echo p50 ms', 'echo p50 after 10 ms idle', 'mesh p50 ms', 'x', 'echo mean ms', 'mesh mean ms', 'server own mean ms', 'echo client CPU us', 'echo server CPU us', 'mesh server CPU us', 'x'],
     rows: result.hops.map((r) => [
       r.hop,
       String(r.requestBytes),
       String(r.responseBytes),
       num(r.echoP50Ms, 3),
+      num(r.echoIdleP50Ms, 3),
       num(r.mesh?.clientP50Ms, 3),
       r.mesh ? num(r.mesh.clientP50Ms / r.echoP50Ms, 2) : '-',
       num(r.echoMeanMs, 3),
@@ -637,6 +657,21 @@ function chart(result: OverheadBenchResult): string {
       },
     ],
   });
+}
+
+/** About what a hop server of the mesh idles between its calls at one caller (the other hops' time). */
+const ECHO_IDLE_GAP_MS = 10;
+
+/** The p50 of `calls` calls, each made after `gapMs` with nothing in flight (the gap itself not counted). */
+async function p50AfterIdle(issue: () => Promise<number>, gapMs: number, calls: number): Promise<number> {
+  const latencies: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+    const startedMs = performance.now();
+    await issue();
+    latencies.push(performance.now() - startedMs);
+  }
+  return percentile(latencies.sort((a, b) => a - b), 50);
 }
 
 function describe(m: CaseMeasurement): string {
