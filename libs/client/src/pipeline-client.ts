@@ -1,5 +1,5 @@
 import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type StatusObject } from '@grpc/grpc-js';
-import { loadPipelineProto, type pipeline } from '@inference-mesh/protos';
+import { loadPipelineProto, TIMING_TRAILER, type pipeline } from '@inference-mesh/protos';
 import { readFileSync } from 'node:fs';
 import { classifyAll, DEFAULT_MAX_IN_FLIGHT } from './classify-all';
 import { ClassifyStream } from './classify-stream';
@@ -15,7 +15,7 @@ import type {
   HealthStatus,
   TextInput,
 } from './types';
-import { checkPositive, checkPositiveInteger, deadlineFrom, fromClassifyResponse, parseTimingTrailer, TIMING_TRAILER, toClassifyRequest } from './wire';
+import { checkPositive, checkPositiveInteger, deadlineFrom, fromClassifyResponse, parseTimingTrailer, toClassifyRequest } from './wire';
 
 type PipelineStub = InstanceType<ReturnType<typeof loadPipelineProto>['grpc']['inference_mesh']['pipeline']['v1']['PipelineService']>;
 

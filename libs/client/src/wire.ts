@@ -4,12 +4,6 @@ import { PipelineError } from './errors';
 import type { ClassifyResponse, ClassifyResult, ModelSelection, RequestTiming, TextInput } from './types';
 
 /**
- * The trailer in which the gateway answers a unary Classify's RequestTiming: the W3C Server-Timing syntax,
- * `total;dur=3.412,admission;dur=0.010,...` in milliseconds (services/gateway/src/timing.ts writes it).
- */
-export const TIMING_TRAILER = 'imesh-timing';
-
-/**
  * Texts travel as proto `bytes`: strings are encoded here (a string handed to protobufjs for a bytes field would
  * be read as base64), bytes go as they are so that the server, not this SDK, judges their UTF-8.
  */

@@ -62,3 +62,13 @@ export type * as tokenizer from './generated/inference_mesh/tokenizer/v1';
 export type * as postprocess from './generated/inference_mesh/postprocess/v1';
 
 export { checkHealth, type HealthStatus, type HealthCheckOptions } from './health';
+
+/**
+ * Names on the wire beyond the protos' fields, shared by whoever writes and reads them. The timing trailer of a
+ * unary Classify answer, in the W3C Server-Timing syntax (`total;dur=3.412,admission;dur=0.010,...`, ms), written
+ * by the gateway and read by the SDK; and the model service's ModelInfer response parameters (double, ms): the
+ * request's wait in the batcher's queue and its batch's ONNX Runtime compute, read by the gateway.
+ */
+export const TIMING_TRAILER = 'imesh-timing';
+export const QUEUE_MS_PARAMETER = 'imesh_queue_ms';
+export const COMPUTE_MS_PARAMETER = 'imesh_compute_ms';

@@ -1,11 +1,11 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import type { pipeline } from '@inference-mesh/protos';
+import { TIMING_TRAILER, type pipeline } from '@inference-mesh/protos';
 import { openCallContext, toStatus, unaryHandler, type Logger } from '@inference-mesh/service-kit';
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { CallBudget, ClassifyPipeline } from './pipeline';
-import { formatTimingTrailer, RequestTimer, TIMING_TRAILER } from './timing';
+import { formatTimingTrailer, RequestTimer } from './timing';
 
 export interface PipelineHandlerOptions {
   /** Applies to a call without a deadline, and to each request on a stream; a caller's earlier deadline wins. */

@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { inference, pipeline } from '@inference-mesh/protos';
+import { COMPUTE_MS_PARAMETER, QUEUE_MS_PARAMETER, type inference, type pipeline } from '@inference-mesh/protos';
 import { ServiceError, checkUtf8Texts } from '@inference-mesh/service-kit';
 import type { Hop } from './config';
 import type { Downstreams } from './downstreams';
@@ -63,9 +63,6 @@ const INPUT_SOURCES: Readonly<Record<string, InputSource>> = {
 
 const FP32_BYTES = 4;
 
-/** The model service's response parameters with its own split (services/model/src/handlers.ts), in ms. */
-const QUEUE_MS_PARAMETER = 'imesh_queue_ms';
-const COMPUTE_MS_PARAMETER = 'imesh_compute_ms';
 
 /**
  * tokenizer -> model -> postprocess for one batch of texts. Every hop carries the whole batch, tensors travel

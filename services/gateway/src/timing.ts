@@ -3,13 +3,6 @@ import type { pipeline } from '@inference-mesh/protos';
 import { SERVER_MS_TRAILER } from '@inference-mesh/service-kit';
 import { performance } from 'node:perf_hooks';
 
-/**
- * Trailer of a unary Classify: the answer's RequestTiming in the W3C Server-Timing syntax
- * (`total;dur=3.412,admission;dur=0.010,...`, milliseconds): flat, readable as it is in grpcurl's output, and
- * parsed in any language with two splits, where JSON would cost a stringify per answer for the same content.
- */
-export const TIMING_TRAILER = 'imesh-timing';
-
 /** One internal call, in milliseconds; serverMs is NaN until the service reports it. */
 export interface HopTiming {
   clientMs: number;

@@ -1,4 +1,4 @@
-import type { inference } from '@inference-mesh/protos';
+import { COMPUTE_MS_PARAMETER, QUEUE_MS_PARAMETER, type inference } from '@inference-mesh/protos';
 import { status } from '@grpc/grpc-js';
 import { trace } from '@opentelemetry/api';
 import { invalidArgument, isServiceError, unaryHandler, type CallContext, type Logger } from '@inference-mesh/service-kit';
@@ -12,10 +12,6 @@ import { checkTokenInputs, checkTokenizerFingerprint } from './tokenizer-check';
 /** Response parameters naming the batch a request rode in (its sequence number per version) and its rows. */
 export const BATCH_ID_PARAMETER = 'imesh_batch_id';
 export const BATCH_SIZE_PARAMETER = 'imesh_batch_size';
-/** Response parameters (double, milliseconds): the request's wait in the batcher's queue, and its batch's ONNX
- * Runtime compute (shared by the batch's members). The gateway puts them in each answer's timing breakdown. */
-export const QUEUE_MS_PARAMETER = 'imesh_queue_ms';
-export const COMPUTE_MS_PARAMETER = 'imesh_compute_ms';
 
 /** KServe's platform name for ONNX Runtime models. */
 export const ONNX_PLATFORM = 'onnxruntime_onnx';
