@@ -75,7 +75,8 @@ function readCoalescing(env: EnvReader): CoalescerOptions | undefined {
   const enabled = env.oneOf('IMESH_GATEWAY_BATCHING', 'on', ['on', 'off']) === 'on';
   const options: CoalescerOptions = {
     maxRows: env.integer('IMESH_GATEWAY_BATCH_MAX_TEXTS', 256, { min: 1, max: 100_000 }),
-    maxInFlight: env.integer('IMESH_GATEWAY_BATCH_MAX_IN_FLIGHT', 4, { min: 1, max: 1_000 }),
+    maxInFlight: env.integer('IMESH_GATEWAY_BATCH_MAX_IN_FLIGHT', 2, { min: 1, max: 1_000 }),
+    maxGatherUs: env.integer('IMESH_GATEWAY_BATCH_MAX_GATHER_US', 5_000, { min: 0, max: 1_000_000 }),
   };
   return enabled ? options : undefined;
 }

@@ -187,4 +187,77 @@ describe('RequestCoalescer', () => {
     downstream.calls[0]!.answer(['only one']);
     await assert.rejects(answer, (error: ServiceError) => error.code === status.INTERNAL);
   });
+  describe('waiting for the callers it has just answered', () => {
+    it('holds a free slot until the callers of the last call are back, then sends everyone at once', async () => {
+      const downstream = new ControlledRun();
+      const coalescer = new RequestCoalescer<string, string>({ maxRows: 64, maxInFlight: 1, maxGatherUs: 60_000_000 });
+      const x = coalescer.submit('k', ['x'], budget(), downstream.run);
+      const waiting = ['a', 'b'].map((row) => coalescer.submit('k', [row], budget(), downstream.run));
+      downstream.calls[0]!.answer();
+      await x;
+      await tick();
+      assert.equal(downstream.calls.length, 1, "the slot is free, but x's caller is expected back");
+      waiting.push(coalescer.submit('k', ['y'], budget(), downstream.run));
+      assert.equal(downstream.calls.length, 2);
+      assert.deepEqual(downstream.calls[1]!.rows, ['a', 'b', 'y']);
+      downstream.calls[1]!.answer();
+      await Promise.all(waiting);
+      await tick();
+      // Three callers answered together come back one by one: they go as one call, not as one and then two.
+      const next = ['d', 'e'].map((row) => coalescer.submit('k', [row], budget(), downstream.run));
+      await tick();
+      assert.equal(downstream.calls.length, 2, 'waits for the third caller');
+      next.push(coalescer.submit('k', ['f'], budget(), downstream.run));
+      assert.equal(downstream.calls.length, 3);
+      assert.deepEqual(downstream.calls[2]!.rows, ['d', 'e', 'f']);
+      downstream.calls[2]!.answer();
+      assert.deepEqual(await Promise.all(next), [['result of d'], ['result of e'], ['result of f']]);
+    });
+
+    it('stops waiting after maxGatherUs and sends who came back', async () => {
+      const downstream = new ControlledRun();
+      const coalescer = new RequestCoalescer<string, string>({ maxRows: 64, maxInFlight: 1, maxGatherUs: 20_000 });
+      const x = coalescer.submit('k', ['x'], budget(), downstream.run);
+      const pair = ['a', 'b'].map((row) => coalescer.submit('k', [row], budget(), downstream.run));
+      downstream.calls[0]!.answer();
+      await x;
+      while (downstream.calls.length === 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      downstream.calls[1]!.answer();
+      await Promise.all(pair);
+      await tick();
+      const started = performance.now();
+      const lone = coalescer.submit('k', ['c'], budget(), downstream.run);
+      assert.equal(downstream.calls.length, 2, 'waits for the other caller answered with it');
+      while (downstream.calls.length === 2) await new Promise((resolve) => setTimeout(resolve, 1));
+      assert.ok(performance.now() - started >= 19, 'not before the wait ran out');
+      assert.deepEqual(downstream.calls[2]!.rows, ['c']);
+      downstream.calls[2]!.answer();
+      assert.deepEqual(await lone, ['result of c']);
+    });
+
+    it('never makes a lone caller wait: its own return is the one awaited', async () => {
+      const downstream = new ControlledRun();
+      const coalescer = new RequestCoalescer<string, string>({ maxRows: 64, maxInFlight: 1, maxGatherUs: 60_000_000 });
+      for (const [index, row] of ['a', 'b', 'c'].entries()) {
+        const answer = coalescer.submit('k', [row], budget(), downstream.run);
+        assert.equal(downstream.calls.length, index + 1, 'sent at once');
+        downstream.calls[index]!.answer();
+        await answer;
+        await tick();
+      }
+    });
+
+    it('does not wait when the call is already full', async () => {
+      const downstream = new ControlledRun();
+      const coalescer = new RequestCoalescer<string, string>({ maxRows: 2, maxInFlight: 1, maxGatherUs: 60_000_000 });
+      const x = coalescer.submit('k', ['x'], budget(), downstream.run);
+      const full = coalescer.submit('k', ['a', 'b'], budget(), downstream.run);
+      downstream.calls[0]!.answer();
+      await x;
+      await tick();
+      assert.equal(downstream.calls.length, 2, "a full call goes although x's caller is expected back");
+      downstream.calls[1]!.answer();
+      await full;
+    });
+  });
 });

@@ -14,6 +14,11 @@ export interface CoalescerOptions {
   readonly maxRows: number;
   /** Merged calls running at once; while all are busy, arrivals gather into the next one. */
   readonly maxInFlight: number;
+  /**
+   * Longest a free slot waits for callers just answered to come back (microseconds; 0: never waits). See
+   * RequestCoalescer: without it, a closed loop of callers alternates one-request calls with full ones.
+   */
+  readonly maxGatherUs?: number;
 }
 
 /** Runs one merged call: `rows` holds every member's rows in order; the answer has one result per row. */
@@ -37,9 +42,16 @@ interface Group<Row, Result> {
 
 /**
  * Merges concurrent requests that share a key (model, version, top-k) into one call per hop, and splits the
- * answer back. There is no timer: a request that finds a free slot goes at once (no added latency when idle);
- * while every slot is busy, arrivals gather, and the next free slot takes all of them. So batches grow exactly as
- * fast as load does.
+ * answer back. A request that finds the coalescer quiet goes at once (no added latency when idle); while every
+ * slot is busy, arrivals gather, and the next free slot takes all of them. So batches grow as fast as load does.
+ *
+ * One rule keeps them grown: callers answered together come back together (a client that sends its next request
+ * when the last one is answered), but not at the same instant. Taking the first of them alone would send a call of
+ * one request and leave the others waiting for it to come back through every hop: under a closed loop, calls would
+ * alternate between one request and all the others. So the coalescer counts the members it has answered and not
+ * yet seen again (any arrival counts as one of them); while that count is above zero, a free slot waits for them,
+ * at most `maxGatherUs` after the first arrival, or until the call is full. A lone caller is answered, comes back,
+ * brings the count to zero and goes at once: it never waits.
  *
  * Each member keeps its own deadline and cancellation: it is answered DEADLINE_EXCEEDED / CANCELLED on its own,
  * its batch-mates are unaffected, and a merged call is cancelled only once no member still waits for it. A
@@ -49,9 +61,14 @@ interface Group<Row, Result> {
 export class RequestCoalescer<Row, Result> {
   private readonly queue: Group<Row, Result>[] = [];
   private inFlight = 0;
+  /** Members answered whose callers have not (as far as the coalescer can tell) come back yet. */
+  private returning = 0;
+  private gatherTimer: NodeJS.Timeout | undefined;
+  private readonly maxGatherMs: number;
 
   constructor(private readonly options: CoalescerOptions) {
     if (!(options.maxRows >= 1) || !(options.maxInFlight >= 1)) throw new RangeError('maxRows and maxInFlight must be at least 1');
+    this.maxGatherMs = (options.maxGatherUs ?? 0) / 1000;
   }
 
   submit(key: string, rows: readonly Row[], budget: MemberBudget, run: RunMerged<Row, Result>): Promise<Result[]> {
@@ -70,6 +87,7 @@ export class RequestCoalescer<Row, Result> {
       }
       group.members.push(member);
       group.rows += rows.length;
+      if (this.returning > 0) this.returning--;
       this.pump();
     });
   }
@@ -83,6 +101,18 @@ export class RequestCoalescer<Row, Result> {
 
   private pump(): void {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
+      if (this.returning > 0 && this.maxGatherMs > 0 && this.queue[0]!.rows < this.options.maxRows) {
+        this.gatherTimer ??= setTimeout(() => {
+          this.gatherTimer = undefined;
+          this.returning = 0;
+          this.pump();
+        }, this.maxGatherMs);
+        return;
+      }
+      if (this.gatherTimer) {
+        clearTimeout(this.gatherTimer);
+        this.gatherTimer = undefined;
+      }
       const group = this.queue.shift()!;
       const live = group.members.filter((member) => !member.settled);
       if (live.length > 0) this.dispatch(group.run, live);
@@ -131,6 +161,7 @@ export class RequestCoalescer<Row, Result> {
       )
       .finally(() => {
         this.inFlight--;
+        this.returning += members.length;
         this.pump();
       });
   }

@@ -22,6 +22,8 @@ export interface BatchingConfig {
   readonly maxPaddingRatio: number;
   /** Cut at once when no batch is running, instead of waiting the delay for company (see BatcherOptions). */
   readonly cutWhenIdle: boolean;
+  /** Run a batch's rows in groups of similar real length, each padded to its own longest (see length-groups.ts). */
+  readonly groupByLength: boolean;
 }
 
 export const SERVING_CONFIG_FILE = 'serving.json';
@@ -38,6 +40,7 @@ export const DEFAULT_BATCHING: BatchingConfig = {
   maxConcurrentBatches: 2,
   maxPaddingRatio: 0.5,
   cutWhenIdle: true,
+  groupByLength: true,
 };
 
 /** Settings from the environment, which win over every version's serving.json. */
@@ -56,6 +59,7 @@ export function readBatchingOverrides(env: EnvReader): BatchingOverrides {
   set('defaultQueueTimeoutUs', 'IMESH_MODEL_DEFAULT_QUEUE_TIMEOUT_US', () => env.integer('IMESH_MODEL_DEFAULT_QUEUE_TIMEOUT_US', 0, { min: 0, max: 3_600_000_000 }));
   set('maxPaddingRatio', 'IMESH_MODEL_MAX_PADDING_RATIO', () => env.number('IMESH_MODEL_MAX_PADDING_RATIO', DEFAULT_BATCHING.maxPaddingRatio, { min: 0.01, max: 1 }));
   set('cutWhenIdle', 'IMESH_MODEL_CUT_WHEN_IDLE', () => env.boolean('IMESH_MODEL_CUT_WHEN_IDLE', DEFAULT_BATCHING.cutWhenIdle));
+  set('groupByLength', 'IMESH_MODEL_GROUP_BY_LENGTH', () => env.boolean('IMESH_MODEL_GROUP_BY_LENGTH', DEFAULT_BATCHING.groupByLength));
   set('maxConcurrentBatches', 'IMESH_MODEL_MAX_CONCURRENT_BATCHES', () => env.integer('IMESH_MODEL_MAX_CONCURRENT_BATCHES', 2, { min: 1, max: 64 }));
   return overrides;
 }
@@ -70,6 +74,7 @@ interface ServingFile {
     max_concurrent_batches?: unknown;
     max_padding_ratio?: unknown;
     cut_when_idle?: unknown;
+    group_by_length?: unknown;
   } | null;
 }
 
@@ -118,6 +123,7 @@ export function resolveBatchingConfig(versionDir: string, overrides: BatchingOve
       maxConcurrentBatches: field('dynamic_batching.max_concurrent_batches', batching?.max_concurrent_batches, 1),
       maxPaddingRatio: ratio('dynamic_batching.max_padding_ratio', batching?.max_padding_ratio),
       cutWhenIdle: flag('dynamic_batching.cut_when_idle', batching?.cut_when_idle),
+      groupByLength: flag('dynamic_batching.group_by_length', batching?.group_by_length),
     });
   }
   const config = { ...DEFAULT_BATCHING, ...fromFile, ...overrides };

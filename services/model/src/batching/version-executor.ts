@@ -2,6 +2,7 @@ import { invalidArgument } from '@inference-mesh/service-kit';
 import type { Tensor } from 'onnxruntime-node';
 import { mergeInputs, paddingPlan, batchKey, sequenceLengthOf, splitOutputs, type BatchMember, type PaddingPlan } from './batch-assembly';
 import type { BatchingConfig } from './batching-config';
+import { runInLengthGroups } from './length-groups';
 import { DynamicBatcher, systemClock, type BatchStats, type Clock } from './dynamic-batcher';
 import type { ModelMetrics, VersionAttributes } from '../model-metrics';
 import type { ModelRunner } from '../model-runner';
@@ -145,7 +146,10 @@ export class VersionExecutor {
     const merged = mergeInputs(members, this.plan);
     const batchId = ++this.batchesRun;
     const started = this.clock.now();
-    const { outputs, computeMs } = await this.version.runner.run(merged.feeds, outputNames, NEVER_ABORTED);
+    const run = (feeds: Record<string, Tensor>) => this.version.runner.run(feeds, outputNames, NEVER_ABORTED);
+    const { outputs, computeMs } = this.version.batching.groupByLength
+      ? await runInLengthGroups(merged.feeds, this.plan, outputNames.some((name) => this.sequenceOutputs.has(name)), run)
+      : await run(merged.feeds);
     this.metrics.recordBatch(this.attributes, {
       rows: stats.rows,
       paddedCells: stats.paddedCells,
