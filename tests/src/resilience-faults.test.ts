@@ -115,7 +115,13 @@ describe('resilience: a faulty model downstream', function () {
   });
 
   it('3b. with the breaker out of the way, the retry budget alone keeps attempts to a dead downstream near 1.2x the calls', async () => {
-    const gateway = await group.launch('gateway', { ...downstreamEnv, IMESH_MODEL_TARGET: proxy.address, IMESH_BREAKER_CONSECUTIVE_FAILURES: '1000' });
+    // One model call per request (no merging of the 4 concurrent ones), so that attempts compare with calls.
+    const gateway = await group.launch('gateway', {
+      ...downstreamEnv,
+      IMESH_MODEL_TARGET: proxy.address,
+      IMESH_BREAKER_CONSECUTIVE_FAILURES: '1000',
+      IMESH_GATEWAY_BATCHING: 'off',
+    });
     const budgetClient = new PipelineClient({ target: gateway.address });
     try {
       await budgetClient.classify(TEXT);
