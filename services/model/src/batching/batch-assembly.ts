@@ -16,8 +16,9 @@ export interface PaddingPlan {
   readonly padValues: ReadonlyMap<string, number>;
 }
 
-type TypedArray = Exclude<Tensor['data'], readonly string[]>;
-type TypedArrayConstructor = new (length: number) => TypedArray;
+/** A numeric tensor's data, and the constructor that makes one more of the same kind. */
+export type TypedArray = Exclude<Tensor['data'], readonly string[]>;
+export type TypedArrayConstructor = new (length: number) => TypedArray;
 
 /**
  * Inputs whose second dimension is variable are sequences (ids, masks, segment ids): requests of different

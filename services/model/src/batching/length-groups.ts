@@ -1,6 +1,6 @@
 import { Tensor } from 'onnxruntime-node';
 import type { RunResult } from '../model-runner';
-import type { PaddingPlan } from './batch-assembly';
+import type { PaddingPlan, TypedArray, TypedArrayConstructor } from './batch-assembly';
 
 /** The input whose rows say how long each row really is (1 for a token, 0 for padding, padding on the right). */
 export const ATTENTION_MASK_INPUT = 'attention_mask';
@@ -12,9 +12,6 @@ export const ATTENTION_MASK_INPUT = 'attention_mask';
  * constant smaller in truth; erring high only splits less.
  */
 const RUN_COST_CELLS = 32;
-
-type TypedArray = Exclude<Tensor['data'], readonly string[]>;
-type TypedArrayConstructor = new (length: number) => TypedArray;
 
 /**
  * The rows of a batch grouped by their real length, so that each group is padded only to its own longest row:
