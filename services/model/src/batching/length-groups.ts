@@ -66,11 +66,11 @@ export async function runInLengthGroups(
   feeds: Readonly<Record<string, Tensor>>,
   plan: PaddingPlan,
   hasSequenceOutput: boolean,
-  run: (feeds: Record<string, Tensor>) => Promise<RunResult>,
+  run: (feeds: Readonly<Record<string, Tensor>>) => Promise<RunResult>,
 ): Promise<RunResult> {
   const mask = feeds[ATTENTION_MASK_INPUT];
   const groups = mask && !hasSequenceOutput ? lengthGroups(mask) : undefined;
-  if (!groups) return run({ ...feeds });
+  if (!groups) return run(feeds);
   const totalRows = mask!.dims[0]!;
   const results = await Promise.all(groups.map((group) => run(groupFeeds(feeds, plan, group.rows, group.length))));
   const outputs: Record<string, Tensor> = {};

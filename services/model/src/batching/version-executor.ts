@@ -146,7 +146,7 @@ export class VersionExecutor {
     const merged = mergeInputs(members, this.plan);
     const batchId = ++this.batchesRun;
     const started = this.clock.now();
-    const run = (feeds: Record<string, Tensor>) => this.version.runner.run(feeds, outputNames, NEVER_ABORTED);
+    const run = (feeds: Readonly<Record<string, Tensor>>) => this.version.runner.run(feeds, outputNames, NEVER_ABORTED);
     const { outputs, computeMs } = this.version.batching.groupByLength
       ? await runInLengthGroups(merged.feeds, this.plan, outputNames.some((name) => this.sequenceOutputs.has(name)), run)
       : await run(merged.feeds);
