@@ -38,6 +38,29 @@ function containerPort(container: Json, port: number | string): Json {
   return (container.ports ?? []).find((p: Json) => p.containerPort === port || p.name === port);
 }
 
+/** An image reference's parts: `[REGISTRY/]PATH/NAME[:TAG][@DIGEST]`; `registry` only when the first part names a host. */
+function imageReference(reference: string): { registry?: string; repository: string; name: string; tag?: string; digest?: string } {
+  const [named, digest] = reference.split('@') as [string, string | undefined];
+  const slash = named.lastIndexOf('/');
+  const colon = named.lastIndexOf(':');
+  const repository = colon > slash ? named.slice(0, colon) : named;
+  const tag = colon > slash ? named.slice(colon + 1) : undefined;
+  const first = repository.split('/')[0]!;
+  // Docker's rule: the first component is a registry host when it has a dot or a port, or is localhost.
+  const registry = repository.includes('/') && (/[.:]/.test(first) || first === 'localhost') ? first : undefined;
+  return { ...(registry !== undefined && { registry }), repository, name: repository.split('/').at(-1)!, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
+}
+
+/** Why a node could not pull `reference` reproducibly, or undefined: no registry host, no tag, or `:latest`. */
+function imagePullProblem(reference: string): string | undefined {
+  const { registry, tag, digest } = imageReference(reference);
+  if (registry === undefined) return `${reference}: no registry host (Docker Hub's library would be asked for it)`;
+  if (digest !== undefined) return undefined;
+  if (tag === undefined) return `${reference}: no tag (an implicit :latest)`;
+  if (tag === 'latest') return `${reference}: :latest moves under a running Deployment`;
+  return undefined;
+}
+
 function weightsOf(text: string): Map<string, number> {
   return new Map(text.split(',').map((pair) => pair.split('=') as [string, string]).map(([version, weight]) => [version, Number(weight)]));
 }
@@ -257,7 +280,8 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
         const imageTarget: Record<string, string> = { 'inference-mesh': 'service', 'inference-mesh-model': 'model', 'inference-mesh-model-cuda': 'model-cuda' };
         for (const deployment of ofKind(manifests(), 'Deployment')) {
           const image = containerOf(deployment).image;
-          assert.ok(targets.has(imageTarget[image]!), `${deployment.metadata.name}: image ${image} has no docker/Dockerfile target`);
+          const { name } = imageReference(image);
+          assert.ok(targets.has(imageTarget[name]!), `${deployment.metadata.name}: image ${image} has no docker/Dockerfile target`);
         }
         for (const version of ['1', '2']) {
           const deployment = named(manifests(), 'Deployment', `model-v${version}`);
@@ -276,19 +300,39 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
       for (const name of ['model-v1', 'model-v2']) {
         const deployment = named(built.prod, 'Deployment', name);
         const container = containerOf(deployment);
-        assert.equal(container.image, 'inference-mesh-model-cuda', name);
+        assert.equal(imageReference(container.image).name, 'inference-mesh-model-cuda', name);
         assert.equal(container.resources.limits['nvidia.com/gpu'], '1', name);
         assert.equal(container.resources.requests['nvidia.com/gpu'], container.resources.limits['nvidia.com/gpu'], `${name}: GPU requests equal limits`);
         assert.equal(containerEnv(built.prod, container).get('IMESH_MODEL_EXECUTION_PROVIDER'), 'cuda', name);
         const pod = deployment.spec.template.spec;
         assert.ok(pod.tolerations.some((t: Json) => t.key === 'nvidia.com/gpu' && t.operator === 'Exists' && t.effect === 'NoSchedule'), name);
-        assert.ok(Object.keys(pod.nodeSelector).some((label) => label.startsWith('nvidia.com/')), `${name}: selects GPU nodes`);
+        // The nvidia.com/gpu request schedules the pod; a GPU Operator label (nvidia.com/gpu.present) would leave it
+        // Pending on clusters with the device plugin alone (most managed ones).
+        assert.deepEqual(Object.keys(pod.nodeSelector ?? {}).filter((label) => label.startsWith('nvidia.com/')), [], `${name}: selects no GPU Operator node label`);
       }
       for (const overlay of ['base', 'dev'] as const) {
         for (const deployment of ofKind(built[overlay], 'Deployment')) {
           assert.equal(containerOf(deployment).resources.limits['nvidia.com/gpu'], undefined, `${overlay} ${deployment.metadata.name} asks for no GPU`);
         }
       }
+    });
+
+    it('pulls every image from a registry by a fixed tag: no unqualified name, no :latest, no missing tag', () => {
+      // The rule itself, on the references it must refuse and accept.
+      for (const refused of ['inference-mesh', 'inference-mesh:0.1.0', 'inference-mesh/model:0.1.0', 'registry.example.com/inference-mesh/model', 'registry.example.com/inference-mesh/model:latest']) {
+        assert.ok(imagePullProblem(refused), `${refused} is refused`);
+      }
+      for (const accepted of ['registry.example.com/inference-mesh/model:0.1.0', 'localhost:5000/model:1', 'registry.example.com:5000/m@sha256:' + '0'.repeat(64)]) {
+        assert.equal(imagePullProblem(accepted), undefined, accepted);
+      }
+      const pods = ofKind(built.prod, 'Deployment').map((d) => d.spec.template.spec);
+      const images: string[] = pods.flatMap((pod) => [...(pod.initContainers ?? []), ...pod.containers].map((c: Json) => c.image));
+      assert.equal(images.length, 5);
+      assert.deepEqual(images.map(imagePullProblem).filter((problem) => problem), [], 'prod images');
+      // Every image the manifests and the Dockerfile know has an entry, so that none is left to a default.
+      const kustomization = readYaml('k8s/overlays/prod/kustomization.yaml');
+      assert.deepEqual(kustomization.images.map((i: Json) => i.name).sort(), ['inference-mesh', 'inference-mesh-model', 'inference-mesh-model-cuda']);
+      for (const entry of kustomization.images) assert.equal(imagePullProblem(`${entry.newName}:${entry.newTag}`), undefined, entry.name);
     });
 
     it('scales each model Deployment with a KEDA ScaledObject running the canonical PromQL of k8s/monitoring/queries.yaml', () => {
