@@ -448,12 +448,22 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
       assert.deepEqual(ofKind(cluster, 'VirtualService').filter((v) => !v.spec.gateways).map((v) => v.metadata.name).sort(), ['model', 'postprocess', 'tokenizer']);
     });
 
-    it('outlier detection ejects on gateway errors, never on RESOURCE_EXHAUSTED (429) or other 5xx', () => {
-      for (const rule of ofKind(cluster, 'DestinationRule')) {
-        const detection = rule.spec.trafficPolicy.outlierDetection;
-        assert.ok(detection.consecutiveGatewayErrors > 0, rule.metadata.name);
-        assert.equal(detection.consecutive5xxErrors, 0, `${rule.metadata.name}: 5xx ejection off`);
-        assert.ok(detection.maxEjectionPercent >= 50, `${rule.metadata.name}: Istio's 10% ejects nobody among few pods`);
+    it('outlier detection ejects on local-origin failures only, never on answered errors (a busy pod\'s DEADLINE_EXCEEDED 504, RESOURCE_EXHAUSTED 429, other 5xx), and keeps a minimum healthy share', () => {
+      const rules = ofKind(cluster, 'DestinationRule');
+      assert.deepEqual(rules.map((r) => r.metadata.name).sort(), ['model', 'postprocess', 'tokenizer']);
+      for (const rule of rules) {
+        const name = rule.metadata.name;
+        for (const detection of [rule.spec.trafficPolicy.outlierDetection, ...(rule.spec.subsets ?? []).map((s: Json) => s.trafficPolicy?.outlierDetection).filter(Boolean)]) {
+          // Without the split, Envoy counts its local failures as gateway errors and every answered 5xx with them.
+          assert.equal(detection.splitExternalLocalOriginErrors, true, `${name}: local-origin failures counted apart`);
+          assert.ok(detection.consecutiveLocalOriginFailures > 0, `${name}: ejects on connect failures, resets, timeouts`);
+          // 0 or unset turns a counter off (Istio's consecutive5xxErrors defaults to 5, so it is set to 0).
+          assert.ok(!detection.consecutiveGatewayErrors, `${name}: gateway-error ejection (DEADLINE_EXCEEDED is a 504) is off`);
+          assert.equal(detection.consecutive5xxErrors, 0, `${name}: 5xx ejection is off`);
+          assert.equal(detection.consecutiveErrors, undefined, `${name}: the deprecated 5xx counter is unset`);
+          assert.ok(detection.maxEjectionPercent >= 50, `${name}: Istio's 10% ejects nobody among few pods`);
+          assert.ok(detection.minHealthPercent > 0 && detection.minHealthPercent <= 50, `${name}: minHealthPercent ${detection.minHealthPercent}: a small subset is never ejected whole`);
+        }
       }
     });
 
