@@ -144,9 +144,12 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
     describe(`${overlay}: cross-references`, () => {
       const manifests = () => built[overlay];
 
-      it(`puts everything in the ${NAMESPACE} namespace, with Istio sidecar injection on`, () => {
+      it(`puts everything in the ${NAMESPACE} namespace, with Istio sidecar injection on for default and revision-based installs`, () => {
         const namespace = named(manifests(), 'Namespace', NAMESPACE);
-        assert.equal(namespace.metadata.labels['istio-injection'], 'enabled');
+        // istio.io/rev=default: the default install, or the revision the `default` tag points at; set to a revision
+        // or tag otherwise. istio-injection would take precedence over it and names the default revision only.
+        assert.equal(namespace.metadata.labels['istio.io/rev'], 'default');
+        assert.equal(namespace.metadata.labels['istio-injection'], undefined, 'istio-injection would override istio.io/rev');
         for (const manifest of manifests()) {
           if (manifest.object['kind'] === 'Namespace') continue;
           assert.equal((manifest.object['metadata'] as Json).namespace, NAMESPACE, describeManifest(manifest));
@@ -214,6 +217,13 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
           const allowedSeconds = startup.periodSeconds * startup.failureThreshold;
           const isModel = podLabels(deployment)['app'] === 'model';
           assert.ok(allowedSeconds >= (isModel ? 300 : 60), `${deployment.metadata.name}: startup allows ${allowedSeconds} s`);
+          if (isModel) {
+            // Kubernetes' default timeoutSeconds is 1: a model pod busy with batches would flap out of the Service.
+            for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+              const { timeoutSeconds = 1, periodSeconds = 10 } = container[probe];
+              assert.ok(timeoutSeconds >= 2 && timeoutSeconds < periodSeconds, `${deployment.metadata.name}: ${probe} timeoutSeconds ${timeoutSeconds}`);
+            }
+          }
           assert.ok(containerPort(container, 'metrics'), `${deployment.metadata.name}: a container port named metrics`);
           const annotations = deployment.spec.template.metadata.annotations;
           assert.equal(Number(annotations['prometheus.io/port']), containerPort(container, 'metrics').containerPort, `${deployment.metadata.name}: scrape port`);
@@ -268,7 +278,12 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
           assert.equal(target.spec.replicas, undefined, `${target.metadata.name}: a replicas field would fight the HPA on every apply`);
           assert.ok(hpa.spec.behavior.scaleDown.stabilizationWindowSeconds >= 60, `HPA ${hpa.metadata.name}`);
           assert.ok(hpa.spec.minReplicas <= hpa.spec.maxReplicas, `HPA ${hpa.metadata.name}`);
-          assert.ok(hpa.spec.metrics.some((m: Json) => m.resource?.name === 'cpu'), `HPA ${hpa.metadata.name} scales on CPU`);
+          // The app container's CPU only: a pod Resource metric would add the Istio sidecar's usage and request.
+          assert.deepEqual(
+            hpa.spec.metrics.map((m: Json) => [m.type, m.containerResource?.name, m.containerResource?.container]),
+            [['ContainerResource', 'cpu', containerOf(target).name]],
+            `HPA ${hpa.metadata.name} scales on its app container's CPU`,
+          );
         }
         const pdbs = ofKind(manifests(), 'PodDisruptionBudget');
         for (const deployment of deployments) {
@@ -365,6 +380,26 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
   });
 
   describe('dev (Tilt)', () => {
+    it('without a mesh, the gateway balances over every downstream pod: headless Services, dns:/// targets; under Istio, ClusterIP Services', () => {
+      const gateway = containerOf(named(built.dev, 'Deployment', 'gateway'));
+      const env = containerEnv(built.dev, gateway);
+      for (const hop of ['tokenizer', 'model', 'postprocess']) {
+        const service = named(built.dev, 'Service', hop);
+        const port = service.spec.ports.find((p: Json) => p.name === 'grpc').port;
+        // A ClusterIP would hand grpc-js one address: its one HTTP/2 connection would stick to one pod.
+        assert.equal(service.spec.clusterIP, 'None', `dev Service ${hop} is headless`);
+        assert.equal(env.get(`IMESH_${hop.toUpperCase()}_TARGET`), `dns:///${hop}:${port}`, `dev: the gateway resolves every ${hop} pod`);
+        for (const overlay of ['base', 'prod'] as const) {
+          // Istio balances per call and routes subsets by the Service's ClusterIP; headless, it would not.
+          assert.equal(named(built[overlay], 'Service', hop).spec.clusterIP, undefined, `${overlay} Service ${hop} keeps its ClusterIP`);
+          const target = containerEnv(built[overlay], containerOf(named(built[overlay], 'Deployment', 'gateway'))).get(`IMESH_${hop.toUpperCase()}_TARGET`);
+          assert.equal(target, `${hop}:${port}`, `${overlay}: through the sidecar`);
+        }
+      }
+      // round_robin over the resolved addresses, not grpc-js's default pick_first.
+      assert.match(readFileSync(join(REPO_ROOT, 'services', 'gateway', 'src', 'downstreams.ts'), 'utf8'), /loadBalancingConfig: \[\{ round_robin: \{\} \}\]/);
+    });
+
     it('restarts on synced code (node --watch) and lets Tilt write into the containers', () => {
       for (const deployment of ofKind(built.dev, 'Deployment')) {
         const container = containerOf(deployment);
