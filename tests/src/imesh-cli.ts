@@ -17,7 +17,7 @@ export function runImesh(args: readonly string[], stdin = ''): Promise<ImeshRun>
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
-    // npx adds its own warnings (the repository's .npmrc has a setting npm does not know): not imesh's output.
+    // Warnings npx adds (a user's npm config, say) are not imesh's output.
     child.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^npm warn .*\n/gm, '') }));
     child.stdin.end(stdin);
   });

@@ -24,7 +24,7 @@ export {
 } from './server-config';
 export { readTlsConfig, serverCredentials, clientCredentials, type TlsConfig, type ClientTls } from './tls';
 export { ServiceServer, PortInUseError, type ServingStatus } from './service-server';
-export { runService, CHECK_CONFIG_FLAG, type RunningService } from './run-service';
+export { runService, shutdownDeadlineMs, RELEASE_ALLOWANCE_MS, CHECK_CONFIG_FLAG, type RunningService } from './run-service';
 export { startGrpcService, type GrpcServiceOptions, type UnaryHandlersOf } from './grpc-service';
 export { checkUtf8Texts, decodeUtf8Texts, readMaxBatchTexts } from './texts';
 export { HealthChecker, type HealthAnswer } from './health-checker';

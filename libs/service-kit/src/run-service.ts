@@ -3,8 +3,21 @@ import { createLogger, type Logger } from './logger';
 import type { ServerConfig } from './server-config';
 import { PortInUseError } from './service-server';
 
-/** Time a service gets, after its server has drained, to release what it holds before the process exits anyway. */
-const RELEASE_ALLOWANCE_MS = 5_000;
+/**
+ * Time a service gets, after its server has drained, to release what it holds (the model service: its batches,
+ * sessions and ONNX Runtime worker, within WORKER_CLOSE_WAIT_MS; every service: its telemetry's last export) before
+ * the process exits anyway.
+ */
+export const RELEASE_ALLOWANCE_MS = 5_000;
+
+/**
+ * The latest a service exits after SIGTERM: its grace, its drain timeout, then RELEASE_ALLOWANCE_MS; past it the
+ * process exits with code 1 whatever is still running. An orchestrator's grace period (Kubernetes'
+ * terminationGracePeriodSeconds, less the preStop hook's time) must exceed it, or its SIGKILL ends the shutdown.
+ */
+export function shutdownDeadlineMs(server: Pick<ServerConfig, 'shutdownGraceMs' | 'drainTimeoutMs'>): number {
+  return server.shutdownGraceMs + server.drainTimeoutMs + RELEASE_ALLOWANCE_MS;
+}
 
 /**
  * How long a service started by a launcher may take to stop once the launcher is gone: whatever killed the
@@ -85,7 +98,7 @@ export function runService<Config extends { readonly server: ServerConfig }>(
       running = started;
       // The server drains within grace + drain timeout; this bounds whatever the service releases after it
       // (models, worker threads), so an orchestrator's kill is never what ends the process.
-      const limitMs = config.server.shutdownGraceMs + config.server.drainTimeoutMs + RELEASE_ALLOWANCE_MS;
+      const limitMs = shutdownDeadlineMs(config.server);
       process.on('SIGTERM', (signal) => stop(signal, limitMs));
       process.on('SIGINT', (signal) => stop(signal, limitMs));
     },

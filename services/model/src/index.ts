@@ -6,3 +6,5 @@ export { ModelMetrics, versionAttributes } from './model-metrics';
 export { ModelRegistry } from './model-registry';
 export { readExecutionConfig } from './ort/execution-config';
 export { startOrtLoader } from './ort/loader';
+// The ONNX Runtime worker's close budget at shutdown, which the deployment tests add up against the Kubernetes grace.
+export { WORKER_CLOSE_WAIT_MS } from './ort/worker-client';

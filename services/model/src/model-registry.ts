@@ -277,7 +277,11 @@ function normalizeBatchSizes(sizes: readonly number[]): number[] {
   return valid.length > 0 ? valid : [1];
 }
 
-/** Which provider serves a version: info, or a warning when CUDA was asked for outright and the CPU serves. */
+/**
+ * Which provider serves a version: info, or a warning when `auto` tried CUDA, CUDA failed, and the CPU serves (a
+ * GPU machine whose CUDA does not work). `auto` on an onnxruntime-node without CUDA support (the CPU install) is
+ * info: nothing failed. `cuda` never gets here on the CPU: its load fails instead.
+ */
 function logExecutionProvider(logger: Logger, version: ReadyVersion): void {
   const choice = version.executionProvider;
   if (!choice) return;
@@ -288,8 +292,8 @@ function logExecutionProvider(logger: Logger, version: ReadyVersion): void {
     requested: choice.requested,
     ...(choice.fallbackReason !== undefined && { reason: choice.fallbackReason }),
   };
-  if (choice.requested === 'cuda' && choice.provider !== 'cuda') {
-    logger.warn('execution provider: CUDA was requested but is unavailable; serving on the CPU', fields);
+  if (choice.provider !== 'cuda' && choice.cudaFailed === true) {
+    logger.warn('execution provider: CUDA failed, so auto serves this version on the CPU', fields);
   } else {
     logger.info('execution provider', fields);
   }

@@ -7,6 +7,7 @@ import { loadInferenceProto, SERVICE_NAMES, type inference } from '@inference-me
 import { createLogger, EnvReader, HealthChecker } from '@inference-mesh/service-kit';
 import { DEFAULT_MODEL_REPOSITORY } from '@inference-mesh/model-repository';
 import { readModelServiceConfig } from './config';
+import { cudaLibraryMissing } from './ort/session';
 import { startModelServer, type StartedModelServer } from './server';
 import { int64Bytes } from './test-support';
 
@@ -210,5 +211,51 @@ describe('model service over gRPC', function () {
       grpc.status.NOT_FOUND,
       /model "sentiment" has no version "9"; available versions: 1, 2/,
     );
+  });
+});
+
+describe('model service with IMESH_MODEL_EXECUTION_PROVIDER=cuda where CUDA cannot serve', function () {
+  this.timeout(60_000);
+
+  it('serves no version on the CPU: health NOT_SERVING, the versions not ready, ONNX Runtime\'s reason logged', async function () {
+    const missing = cudaLibraryMissing();
+    if (missing === undefined) this.skip(); // a CUDA install of onnxruntime-node: CUDA may well work here
+    const env = new EnvReader({
+      IMESH_HOST: '127.0.0.1',
+      IMESH_MODEL_PORT: '0',
+      IMESH_MODEL_EXECUTION_PROVIDER: 'cuda',
+      IMESH_MODEL_INTRA_OP_THREADS: '1',
+      IMESH_DRAIN_TIMEOUT_MS: '1000',
+    });
+    const config = readModelServiceConfig(env);
+    env.done();
+    const lines: string[] = [];
+    const service = await startModelServer(config, createLogger('model', 'info', (line) => lines.push(line)));
+    const address = `127.0.0.1:${service.port}`;
+    const { grpc: proto } = loadInferenceProto();
+    const client = new proto.inference.GRPCInferenceService(address, grpc.credentials.createInsecure());
+    const health = new HealthChecker(address);
+    try {
+      for (const name of ['', SERVICE_NAMES.inference]) {
+        assert.equal(await health.check(name, Date.now() + 5_000), 'NOT_SERVING', `health of ${JSON.stringify(name)}`);
+      }
+      assert.deepEqual(await call((o, cb) => client.ServerReady({}, o, cb)), { ready: false });
+      assert.deepEqual(await call((o, cb) => client.ModelReady({ name: 'sentiment', version: '2' }, o, cb)), { ready: false });
+      await assertStatus(
+        call((o, cb) => client.ModelInfer(rawRequest({ modelVersion: '2' }), o, cb)),
+        grpc.status.FAILED_PRECONDITION,
+        /IMESH_MODEL_EXECUTION_PROVIDER=cuda does not fall back to the CPU/,
+      );
+      const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; failed?: { version: string; error: string }[] });
+      const summary = logged.find((l) => l.level === 'error' && /no model version is READY/.test(l.msg));
+      assert.ok(summary, lines.join('\n'));
+      assert.deepEqual(summary.failed?.map((f) => f.version), ['sentiment/1', 'sentiment/2']);
+      for (const failure of summary.failed ?? []) assert.ok(failure.error.includes(missing), failure.error);
+      assert.ok(!logged.some((l) => l.msg === 'serving'), 'never SERVING');
+    } finally {
+      client.close();
+      health.close();
+      await service.shutdown();
+    }
   });
 });

@@ -6,6 +6,7 @@ import { ModelMetrics, versionAttributes } from './model-metrics';
 import { ModelRegistry, type ReadyVersion } from './model-registry';
 import type { ModelLoader } from './model-runner';
 import { startOrtLoader } from './ort/loader';
+import { WORKER_CLOSE_WAIT_MS } from './ort/worker-client';
 import { VersionExecutor } from './batching/version-executor';
 
 export interface StartedModelServer extends RunningService {
@@ -45,10 +46,20 @@ export async function startModelServer(config: ModelServiceConfig, logger: Logge
   });
   const { packageDefinition, grpc } = loadInferenceProto();
   server.addService(SERVICE_NAMES.inference, grpc.inference.GRPCInferenceService.service, inferenceGrpcHandlers(service, logger), packageDefinition);
+  // After the drain: the batches still running, the sessions, the worker. Batches and session releases wait for the
+  // runs already posted to the worker, so all of it shares one budget, WORKER_CLOSE_WAIT_MS; then the worker is
+  // closed, which rejects what is still pending and terminates the thread. A run stuck in ONNX Runtime thus never
+  // holds the process past its shutdown deadline (service-kit's RELEASE_ALLOWANCE_MS holds this budget).
   const release = async () => {
-    await Promise.all([...executors.values()].map((executor) => executor.close()));
-    await registry.release();
-    await loader?.close();
+    const deadline = performance.now() + WORKER_CLOSE_WAIT_MS;
+    try {
+      await settledWithin(
+        Promise.all([...executors.values()].map((executor) => executor.close())).then(() => registry.release()),
+        WORKER_CLOSE_WAIT_MS,
+      );
+    } finally {
+      await loader?.close(Math.max(0, deadline - performance.now()));
+    }
   };
   let port: number;
   try {
@@ -58,7 +69,13 @@ export async function startModelServer(config: ModelServiceConfig, logger: Logge
     throw error;
   }
   if (registry.anyReady) server.setServing(true);
-  else logger.error('no model version is READY: health stays NOT_SERVING', { root: config.repositoryRoot });
+  else {
+    logger.error('no model version is READY: health stays NOT_SERVING', {
+      root: config.repositoryRoot,
+      executionProvider: config.execution.executionProvider,
+      failed: registry.versions.flatMap((v) => (v.state === 'READY' ? [] : [{ version: v.label, error: v.error }])),
+    });
+  }
 
   let stopped: Promise<void> | undefined;
   return {
@@ -69,4 +86,14 @@ export async function startModelServer(config: ModelServiceConfig, logger: Logge
       return stopped;
     },
   };
+}
+
+/** Waits for `work` for at most `ms`; its rejection within that time is thrown. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,6 +1,10 @@
 import type { EnvReader } from '@inference-mesh/service-kit';
 
-/** Which execution provider sessions are created on. `auto`: CUDA where it can be had, else the CPU. */
+/**
+ * Which execution provider sessions are created on. `auto`: CUDA where it can be had, else the CPU (a warning when
+ * CUDA was tried and failed); `cuda`: CUDA or nothing (a version that cannot be created on CUDA fails to load, with
+ * ONNX Runtime's reason); `cpu`: the CPU.
+ */
 export type ExecutionProviderSetting = 'auto' | 'cuda' | 'cpu';
 export const EXECUTION_PROVIDER_SETTINGS: readonly ExecutionProviderSetting[] = ['auto', 'cuda', 'cpu'];
 

@@ -18,8 +18,11 @@ export interface OrtLoaderHandle {
    * Called on the next tick for a worker that has already died. Not called for `close()`. Returns an unsubscribe.
    */
   onWorkerExit(listener: (error: Error) => void): () => void;
-  /** Ends the worker: pending runs are rejected (UNAVAILABLE). Release the registry first. Idempotent. */
-  close(): Promise<void>;
+  /**
+   * Ends the worker: pending runs are rejected (UNAVAILABLE); runs it is already computing get `waitMs` (default
+   * WORKER_CLOSE_WAIT_MS) to finish before the thread is terminated. Release the registry first. Idempotent.
+   */
+  close(waitMs?: number): Promise<void>;
 }
 
 export interface OrtLoaderOptions {

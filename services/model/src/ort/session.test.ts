@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DEFAULT_MODEL_REPOSITORY, modelFiles } from '@inference-mesh/model-repository';
 import { DEFAULT_EXECUTION, type ExecutionConfig } from './execution-config';
-import { createOrtSession, cudaLibraryMissing, sessionOptionsFor, type ProviderChoice } from './session';
+import { createOrtSession, cudaLibraryMissing, CudaUnavailableError, sessionOptionsFor, type ProviderChoice } from './session';
 
 const MODEL = modelFiles(join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2')).model;
 const EXECUTION: ExecutionConfig = { ...DEFAULT_EXECUTION, intraOpThreads: 1 };
@@ -41,26 +41,39 @@ describe('createOrtSession', function () {
     assert.deepEqual(choice, { provider: 'cpu', requested: 'cpu' });
   });
 
-  it('falls back to the CPU without trying CUDA when onnxruntime-node has no CUDA provider library', async function () {
+  it('auto falls back to the CPU without trying CUDA when onnxruntime-node has no CUDA provider library; cuda fails', async function () {
     const missing = cudaLibraryMissing();
     if (missing === undefined) this.skip(); // a CUDA install of onnxruntime-node
     assert.match(missing, /libonnxruntime_providers_cuda\.so.*ONNXRUNTIME_NODE_INSTALL=cuda12/);
-    for (const requested of ['cuda', 'auto'] as const) {
-      const { session, choice } = await createOrtSession(MODEL, { ...EXECUTION, executionProvider: requested });
-      await session.release();
-      assert.deepEqual(choice, { provider: 'cpu', requested, fallbackReason: missing });
-    }
+    const { session, choice } = await createOrtSession(MODEL, { ...EXECUTION, executionProvider: 'auto' });
+    await session.release();
+    assert.deepEqual(choice, { provider: 'cpu', requested: 'auto', fallbackReason: missing, cudaFailed: false });
+    await assert.rejects(createOrtSession(MODEL, { ...EXECUTION, executionProvider: 'cuda' }), (error: Error) => {
+      assert.ok(error instanceof CudaUnavailableError, String(error));
+      assert.equal(error.reason, missing);
+      assert.match(error.message, /IMESH_MODEL_EXECUTION_PROVIDER=cuda does not fall back to the CPU/);
+      return true;
+    });
   });
 
-  it('falls back to the CPU, with ONNX Runtime\'s error, when creating the session on CUDA fails', async function () {
+  it('auto falls back to the CPU, with ONNX Runtime\'s error, when creating the session on CUDA fails', async function () {
     if (cudaLibraryMissing() === undefined) this.skip(); // CUDA may well work here
-    const { outcome, stderr } = await createInChild(MODEL, { ...EXECUTION, executionProvider: 'cuda' });
+    const { outcome, stderr } = await createInChild(MODEL, { ...EXECUTION, executionProvider: 'auto' });
     assert.ok(outcome.created, `no session: ${JSON.stringify(outcome)}`);
     assert.deepEqual(outcome.inputNames, ['input_ids', 'attention_mask']);
     assert.equal(outcome.choice.provider, 'cpu');
-    assert.equal(outcome.choice.requested, 'cuda');
+    assert.equal(outcome.choice.requested, 'auto');
+    assert.equal(outcome.choice.cudaFailed, true);
     assert.match(outcome.choice.fallbackReason ?? '', /Cuda: Failed to load shared library/);
     assert.match(stderr, /Failed to load library .*libonnxruntime_providers_\w+\.so/, 'ONNX Runtime logs the failed CUDA attempt');
+  });
+
+  it('cuda fails, with ONNX Runtime\'s error, when creating the session on CUDA fails: no CPU session', async function () {
+    if (cudaLibraryMissing() === undefined) this.skip(); // CUDA may well work here
+    const { outcome } = await createInChild(MODEL, { ...EXECUTION, executionProvider: 'cuda' });
+    assert.ok(!outcome.created, `a session on ${JSON.stringify(outcome)}`);
+    assert.match(outcome.message, /the CUDA execution provider is unavailable, and IMESH_MODEL_EXECUTION_PROVIDER=cuda does not fall back/);
+    assert.match(outcome.message, /Cuda: Failed to load shared library/, "ONNX Runtime's reason");
   });
 
   it('fails with the CPU attempt\'s error for a file that is no model', async () => {

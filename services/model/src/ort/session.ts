@@ -8,8 +8,14 @@ import type { ExecutionConfig, ExecutionProviderSetting } from './execution-conf
 export interface ProviderChoice {
   readonly provider: 'cuda' | 'cpu';
   readonly requested: ExecutionProviderSetting;
-  /** Set when CUDA was asked for (or `auto`) and the session runs on the CPU: the error that creating it on CUDA raised. */
+  /** `auto` only (`cuda` never falls back): set when the session runs on the CPU, with why CUDA could not serve. */
   readonly fallbackReason?: string;
+  /**
+   * With `fallbackReason`: true when creating the session on CUDA was tried and failed (ONNX Runtime's error: no
+   * driver, no device, CUDA libraries missing, out of memory), false when this onnxruntime-node has no CUDA
+   * provider library at all (a CPU install, which is expected on a machine without a GPU).
+   */
+  readonly cudaFailed?: boolean;
 }
 
 export interface CreatedSession {
@@ -33,11 +39,16 @@ export function sessionOptionsFor(
 }
 
 /**
- * A session for `modelPath`. For `cuda` and `auto`, first on `[cuda, cpu]` (nodes CUDA lacks a kernel for fall to
- * the CPU within the session); when that throws (no driver, no device, CUDA libraries missing, out of memory) again
- * on the CPU alone, with the reason. A model that cannot be loaded at all fails with the CPU attempt's error. Where
- * onnxruntime-node was installed without its CUDA provider library (`onnxruntime-node-install=skip`), CUDA is not
- * even tried: that attempt only makes ONNX Runtime print an error line on stderr for every version.
+ * A session for `modelPath` on the execution provider the configuration asks for:
+ * - `cpu`: the CPU.
+ * - `cuda`: `[cuda, cpu]` (nodes CUDA lacks a kernel for fall to the CPU within the session), and nothing else: when
+ *   that throws (no driver, no device, CUDA libraries missing, out of memory), or onnxruntime-node has no CUDA
+ *   provider library, the load fails with the reason (`CudaUnavailableError`), so that a broken GPU image does not
+ *   serve slowly on the CPU while it holds a GPU.
+ * - `auto`: as `cuda`, then on the CPU alone when CUDA cannot serve, with the reason in `fallbackReason`.
+ * A model that cannot be loaded at all fails with the CPU attempt's error. Where onnxruntime-node was installed
+ * without its CUDA provider library (the default install, see the README), CUDA is not even tried: that attempt only
+ * makes ONNX Runtime print an error line on stderr for every version.
  */
 export async function createOrtSession(
   modelPath: string,
@@ -49,11 +60,23 @@ export async function createOrtSession(
     const missing = options.probeCudaLibrary === false ? undefined : cudaLibraryMissing();
     const onCuda = missing ?? (await createOnCuda(modelPath, config));
     if (typeof onCuda !== 'string') return { session: onCuda, choice: { provider: 'cuda', requested } };
+    if (requested === 'cuda') throw new CudaUnavailableError(onCuda);
     const session = await InferenceSession.create(modelPath, sessionOptionsFor(config, ['cpu']));
-    return { session, choice: { provider: 'cpu', requested, fallbackReason: onCuda } };
+    return { session, choice: { provider: 'cpu', requested, fallbackReason: onCuda, cudaFailed: missing === undefined } };
   }
   const session = await InferenceSession.create(modelPath, sessionOptionsFor(config, ['cpu']));
   return { session, choice: { provider: 'cpu', requested } };
+}
+
+/** IMESH_MODEL_EXECUTION_PROVIDER=cuda and CUDA cannot serve: the model is not loaded. `reason`: ONNX Runtime's error. */
+export class CudaUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(
+      `the CUDA execution provider is unavailable, and IMESH_MODEL_EXECUTION_PROVIDER=cuda does not fall back to the ` +
+        `CPU (auto would): ${reason}`,
+    );
+    this.name = 'CudaUnavailableError';
+  }
 }
 
 /** A session on `[cuda, cpu]`, or why it could not be created. */

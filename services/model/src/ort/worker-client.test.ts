@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { DEFAULT_EXECUTION, type ExecutionConfig } from './execution-config';
 import type { LoadedModel } from '../model-runner';
 import { ortInThreadLoader } from './main-thread-runner';
 import { startOrtLoader } from './loader';
+import { cudaLibraryMissing } from './session';
 import { OrtWorkerClient } from './worker-client';
 
 const SENTIMENT_2 = join(DEFAULT_MODEL_REPOSITORY, 'sentiment', '2');
@@ -181,16 +183,27 @@ describe('OrtWorkerClient', function () {
     });
   });
 
-  it('serves on the CPU, and says why, when CUDA is requested on a machine without it', async () => {
-    const client = await OrtWorkerClient.start({ execution: { ...EXECUTION, executionProvider: 'cuda' }, logger: logLines() });
+  it('refuses to load with cuda on a machine without CUDA, saying why, and serves with auto on the CPU', async function () {
+    const missing = cudaLibraryMissing();
+    if (missing === undefined) this.skip(); // a CUDA install of onnxruntime-node: CUDA may well work here
+    const onCuda = await OrtWorkerClient.start({ execution: { ...EXECUTION, executionProvider: 'cuda' }, logger: logLines() });
     try {
-      const model = await client.loadModel(MODEL);
-      assert.equal(model.executionProvider?.provider, 'cpu', 'this machine has no CUDA-enabled onnxruntime-node');
-      assert.equal(model.executionProvider?.requested, 'cuda');
-      assert.match(model.executionProvider?.fallbackReason ?? '', /CUDA|cuda/);
+      await assert.rejects(onCuda.loadModel(MODEL), (error: Error) => {
+        assert.match(error.message, /IMESH_MODEL_EXECUTION_PROVIDER=cuda does not fall back to the CPU/);
+        assert.ok(error.message.includes(missing), error.message);
+        return true;
+      });
+      assert.equal(onCuda.alive, true);
+    } finally {
+      await onCuda.close();
+    }
+    const auto = await OrtWorkerClient.start({ execution: { ...EXECUTION, executionProvider: 'auto' }, logger: logLines() });
+    try {
+      const model = await auto.loadModel(MODEL);
+      assert.deepEqual(model.executionProvider, { provider: 'cpu', requested: 'auto', fallbackReason: missing, cudaFailed: false });
       assert.equal((await logits(model, feedsOf(['fine']))).length, 2);
     } finally {
-      await client.close();
+      await auto.close();
     }
   });
 
@@ -205,6 +218,39 @@ describe('OrtWorkerClient', function () {
     } finally {
       await client.close();
     }
+  });
+
+  it('bounds close(): runs still computing after waitMs are cut off with the thread, not waited for', async () => {
+    // In a child process: terminating the thread under a running ONNX Runtime call aborts the process (the price
+    // of a bounded shutdown), which this process must survive. The child posts 24 runs of 128 rows (a few hundred
+    // ms each on one operator thread: seconds in all) and closes with waitMs 300; unbounded, the close would wait
+    // until the worker had computed them all.
+    const script = `
+      const { OrtWorkerClient } = require(${JSON.stringify(join(__dirname, 'worker-client.js'))});
+      const { Tensor } = require('onnxruntime-node');
+      const [model, execution] = [process.argv[1], JSON.parse(process.argv[2])];
+      const logger = { debug() {}, info() {}, warn() {}, error() {} };
+      const feeds = () => {
+        const ids = BigInt64Array.from({ length: 128 * 128 }, (_, i) => BigInt(5 + ((i * 37) % 8000)));
+        return { input_ids: new Tensor('int64', ids, [128, 128]), attention_mask: new Tensor('int64', new BigInt64Array(128 * 128).fill(1n), [128, 128]) };
+      };
+      (async () => {
+        const client = await OrtWorkerClient.start({ execution, logger });
+        const loaded = await client.loadModel(model);
+        for (let i = 0; i < 24; i++) loaded.runner.run(feeds(), ['logits'], new AbortController().signal).catch(() => {});
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        console.log('closing ' + Date.now());
+        await client.close(300);
+        process.exit(0);
+      })();`;
+    const child = spawn(process.execPath, ['-e', script, MODEL, JSON.stringify(EXECUTION)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.resume();
+    const ended = await new Promise<number>((resolve) => child.on('exit', () => resolve(Date.now())));
+    const closing = Number(/closing (\d+)/.exec(stdout)?.[1]);
+    assert.ok(closing > 0, `the child never closed: ${stdout}`);
+    assert.ok(ended - closing < 3_000, `close() took ${ended - closing} ms with waitMs 300: it waited for the runs`);
   });
 
   it('rejects pending runs with UNAVAILABLE when closed, refuses later ones, and does not call onWorkerExit', async () => {

@@ -36,8 +36,14 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** A request before the client numbers it. */
 type RequestBody = DistributiveOmit<WorkerRequest, 'id'>;
 
-/** How long close() lets the runs the worker already has finish before it terminates the thread regardless. */
-const CLOSE_WAIT_MS = 30_000;
+/**
+ * How long close() lets the runs the worker already has finish before it terminates the thread regardless: the
+ * model service's share of the release allowance that follows the drain at shutdown (service-kit's
+ * RELEASE_ALLOWANCE_MS, which tests/src/deploy-manifests.test.ts adds up against terminationGracePeriodSeconds). A
+ * run still computing then is cut off with the thread, which aborts the process (SIGABRT, as any exit would under a
+ * running ONNX Runtime call): the calls it computed for were cancelled by the drain already.
+ */
+export const WORKER_CLOSE_WAIT_MS = 3_000;
 
 /**
  * One worker_threads Worker that owns every ONNX Runtime session of the process (all models, all versions); the
@@ -146,7 +152,8 @@ export class OrtWorkerClient implements OrtLoaderHandle {
     return () => this.exitListeners.delete(listener);
   }
 
-  close(): Promise<void> {
+  /** `waitMs`: how long the runs already posted may take to finish before the thread is terminated under them. */
+  close(waitMs = WORKER_CLOSE_WAIT_MS): Promise<void> {
     this.closing ??= (async () => {
       this.exitListeners.clear();
       // A worker that failed is gone or going: nothing of it to wait for.
@@ -154,7 +161,7 @@ export class OrtWorkerClient implements OrtLoaderHandle {
       this.settleAll(unavailable('the model service is shutting down: its ONNX Runtime worker was closed'));
       // Terminating the thread while ONNX Runtime still computes a run it was handed tears the addon's environment
       // down under a running native call, which aborts the whole process: let the runs already posted end first.
-      if (!workerFailed) await this.untilWorkerIdle(CLOSE_WAIT_MS);
+      if (!workerFailed) await this.untilWorkerIdle(waitMs);
       await this.worker.terminate();
     })();
     return this.closing;
