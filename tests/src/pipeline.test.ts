@@ -1,6 +1,5 @@
 import { isPipelineError, PipelineClient } from '@inference-mesh/client';
 import { REPO_ROOT, type MeshService } from '@inference-mesh/launcher';
-import { classifyBatch, loadVersion } from '@inference-mesh/model-tools';
 import { readSst2 } from '@inference-mesh/model-tools';
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -8,32 +7,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { IN_PROCESS_BATCH, inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
 
 const run = promisify(execFile);
-const CHUNK = 64;
-
-/** What the mesh should answer, computed in this process with the same libraries: softmax of the logits. */
-async function inProcessPredictions(version: string, texts: readonly string[]): Promise<{ label: number; score: number }[]> {
-  const { encoder, session } = await loadVersion(join(REPO_ROOT, 'models', 'sentiment', version));
-  try {
-    const predictions: { label: number; score: number }[] = [];
-    for (let start = 0; start < texts.length; start += CHUNK) {
-      const { logits, labels } = await classifyBatch(encoder, session, texts.slice(start, start + CHUNK));
-      for (let row = 0; row * labels < logits.length; row++) {
-        const values = Array.from(logits.subarray(row * labels, (row + 1) * labels));
-        const max = Math.max(...values);
-        const exps = values.map((v) => Math.exp(v - max));
-        const sum = exps.reduce((a, b) => a + b, 0);
-        const best = values.indexOf(max);
-        predictions.push({ label: best, score: exps[best]! / sum });
-      }
-    }
-    return predictions;
-  } finally {
-    await session.release();
-  }
-}
 
 describe('the mesh, end to end (four processes, real gRPC)', function () {
   this.timeout(300_000);
@@ -52,10 +29,10 @@ describe('the mesh, end to end (four processes, real gRPC)', function () {
       let mismatches = 0;
       let maxScoreError = 0;
       // Same 64-text batches as the in-process run (so padding is the same), four calls in flight.
-      const starts = Array.from({ length: Math.ceil(texts.length / CHUNK) }, (_, i) => i * CHUNK);
+      const starts = Array.from({ length: Math.ceil(texts.length / IN_PROCESS_BATCH) }, (_, i) => i * IN_PROCESS_BATCH);
       const worker = async () => {
         for (let start = starts.shift(); start !== undefined; start = starts.shift()) {
-          const response = await client.classify(texts.slice(start, start + CHUNK), { version });
+          const response = await client.classify(texts.slice(start, start + IN_PROCESS_BATCH), { version });
           response.results.forEach((result, i) => {
             const want = expected[start + i]!;
             assert.equal(result.modelVersion, version);
