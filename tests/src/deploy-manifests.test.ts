@@ -124,7 +124,7 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
     const deployment = copy('Deployment', 'model-v1');
     deployment.spec.template.spec.containers[0].resources.limit = { cpu: '1' };
     const virtualService = copy('VirtualService', 'model');
-    virtualService.spec.http[2].route[1].wieght = 5;
+    virtualService.spec.http[2].route[0].wieght = 5;
     const scaledObject = copy('ScaledObject', 'model-v2');
     scaledObject.spec.triggers[0].metdata = {};
     const hpa = copy('HorizontalPodAutoscaler', 'gateway');
@@ -137,7 +137,7 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
       { source: 'case', object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } } },
     ]).join('\n');
     assert.match(problems, /Deployment model-v1: at \.spec\.template\.spec\.containers\[0\]\.resources\.limit: .*'"?limit"?' does not exist/);
-    assert.match(problems, /VirtualService model: at \.spec\.http\[2\]\.route\[1\]\.wieght: .*'"?wieght"?' does not exist/);
+    assert.match(problems, /VirtualService model: at \.spec\.http\[2\]\.route\[0\]\.wieght: .*'"?wieght"?' does not exist/);
     assert.match(problems, /ScaledObject model-v2: at \.spec\.triggers\[0\]\.metdata: .*'"?metdata"?' does not exist/);
     assert.match(problems, /HorizontalPodAutoscaler gateway: .*minReplicas must be integer/);
     assert.match(problems, /HorizontalPodAutoscaler gateway: at \.spec\.minReplicas: Type 'string' is not assignable to type 'number'/);
@@ -458,27 +458,38 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
         assert.equal(servedBySubset.get(route.route[0].destination.subset), version, `${VERSION_HEADER}: ${version} goes to a pod serving version ${version}`);
       }
       const headerRouteIndex = Math.max(...pinned.map((route: Json) => virtualService.spec.http.indexOf(route)));
-      const weighted = virtualService.spec.http.findIndex((route: Json) => route.route.length > 1);
-      assert.ok(weighted > headerRouteIndex, 'the header routes come before the weighted one (Istio takes the first match)');
+      const unversioned = virtualService.spec.http.findIndex((route: Json) => !route.match?.some((m: Json) => m.headers?.[VERSION_HEADER]));
+      assert.ok(unversioned > headerRouteIndex, 'the header routes come before the one for calls without the header (Istio takes the first match)');
+      assert.equal(virtualService.spec.http[unversioned].route[0].destination.subset, undefined, 'calls without the header (or naming a version no route knows) reach any model pod');
     });
 
-    it('weights add up to 100 and agree with the gateway\'s IMESH_MODEL_VERSION_WEIGHTS', () => {
+    it("one split, the gateway's: read from a mounted ConfigMap that canary steps patch, adding up to 100 over versions the header routes pin; Istio holds no weights", () => {
       for (const virtualService of ofKind(cluster, 'VirtualService')) {
         for (const route of virtualService.spec.http) {
-          if (route.route.length === 1) {
-            assert.ok(route.route[0].weight === undefined || route.route[0].weight === 100, `${virtualService.metadata.name} ${route.name}`);
-            continue;
-          }
-          const total = route.route.reduce((sum: number, d: Json) => sum + d.weight, 0);
-          assert.equal(total, 100, `${virtualService.metadata.name} ${route.name}: weights add up to ${total}`);
+          assert.equal(route.route.length, 1, `${virtualService.metadata.name} ${route.name}: one destination, no weighted split in Istio`);
+          assert.ok(route.route[0].weight === undefined || route.route[0].weight === 100, `${virtualService.metadata.name} ${route.name}`);
         }
       }
-      const split = named(cluster, 'VirtualService', 'model').spec.http.find((route: Json) => route.route.length > 1);
-      const meshWeights = new Map(split.route.map((d: Json) => [d.destination.subset.replace(/^v/, ''), d.weight]));
       const gateway = named(cluster, 'Deployment', 'gateway');
-      const gatewayWeights = weightsOf(containerEnv(cluster, containerOf(gateway)).get('IMESH_MODEL_VERSION_WEIGHTS')!);
-      assert.deepEqual(gatewayWeights, meshWeights);
-      assert.deepEqual(gatewayWeights, new Map([['1', 95], ['2', 5]]), 'the canary starts at 5%');
+      const container = containerOf(gateway);
+      const env = containerEnv(cluster, container);
+      assert.equal(env.get('IMESH_MODEL_VERSION_WEIGHTS'), undefined, 'no second split fixed in the environment (changing it would roll the pods)');
+      const file = env.get('IMESH_MODEL_VERSION_WEIGHTS_FILE');
+      assert.ok(file, 'the gateway reads its split from a file');
+      const mount = (container.volumeMounts ?? []).find((m: Json) => file.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `a volume is mounted where ${file} is`);
+      assert.equal(mount.subPath, undefined, 'the kubelet never updates a subPath mount');
+      const volume = gateway.spec.template.spec.volumes.find((v: Json) => v.name === mount.name);
+      assert.ok(volume?.configMap, `${mount.name} is a ConfigMap volume`);
+      const configMap = named(cluster, 'ConfigMap', volume.configMap.name);
+      assert.equal(configMap.metadata.name, 'gateway-version-split', 'no hash suffix: `imesh canary set` patches it by name, and a change does not roll the gateway');
+      const weights = weightsOf(String(configMap.data?.[file.slice(mount.mountPath.length + 1)]));
+      assert.deepEqual(weights, new Map([['1', 95], ['2', 5]]), 'the canary starts at 5%');
+      assert.equal([...weights.values()].reduce((sum, w) => sum + w, 0), 100);
+      const pinnedVersions = new Set(
+        named(cluster, 'VirtualService', 'model').spec.http.flatMap((route: Json) => (route.match ?? []).map((m: Json) => m.headers?.[VERSION_HEADER]?.exact)).filter(Boolean),
+      );
+      for (const [version, weight] of weights) if (weight > 0) assert.ok(pinnedVersions.has(version), `version ${version} has a header route to its pods`);
     });
 
     it('routes name existing Services, ports and subsets; Istio does not retry the hops the gateway retries; timeouts are set', () => {

@@ -43,6 +43,20 @@ describe('readGatewayConfig', () => {
     assert.deepEqual(defaults.policy.retryBudget, { ratio: 0.2, burst: 10 });
   });
 
+  it('reads the version split: the variable, the file to re-read and its poll interval', () => {
+    const env = new EnvReader({ IMESH_MODEL_VERSION_WEIGHTS: '1=95,2=5', IMESH_MODEL_VERSION_WEIGHTS_FILE: '/etc/imesh/split/weights' });
+    const config = readGatewayConfig(env);
+    env.done();
+    assert.deepEqual(config.modelVersionWeights, [{ version: '1', weight: 95 }, { version: '2', weight: 5 }]);
+    assert.equal(config.modelVersionWeightsFile, '/etc/imesh/split/weights');
+    assert.equal(config.modelVersionWeightsPollMs, 1_000);
+    const defaults = readGatewayConfig(new EnvReader({}));
+    assert.equal(defaults.modelVersionWeightsFile, undefined, 'no file: the variable\'s split, fixed');
+    const bad = new EnvReader({ IMESH_MODEL_VERSION_WEIGHTS_POLL_INTERVAL_MS: '0' });
+    readGatewayConfig(bad);
+    assert.throws(() => bad.done(), /IMESH_MODEL_VERSION_WEIGHTS_POLL_INTERVAL_MS="0"/);
+  });
+
   it('refuses a malformed replica list and half a fallback, naming the variables', () => {
     const env = new EnvReader({ IMESH_TOKENIZER_TARGET: 'a:1,b', IMESH_POSTPROCESS_TARGET: 'dns:///a:1,b:2', IMESH_FALLBACK_TARGET: 'm:1', IMESH_DOWNSTREAM_TLS: 'perhaps' });
     readGatewayConfig(env);

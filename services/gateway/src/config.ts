@@ -1,9 +1,10 @@
+import { resolve } from 'node:path';
 import type { CoalescerOptions } from './request-coalescer';
 import { readDefaultModel } from '@inference-mesh/model-repository';
 import { readMaxBatchTexts, readServerConfig, type ClientTls, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 import { targetProblem } from './downstream-targets';
 import { DEFAULT_RETRY_BUDGET, type RetryBudgetConfig } from './retry-budget';
-import { readVersionWeights, type VersionWeight } from './version-split';
+import { readVersionWeights, VERSION_WEIGHTS_FILE_VARIABLE, VERSION_WEIGHTS_POLL_VARIABLE, type VersionWeight } from './version-split';
 
 export type Hop = 'tokenizer' | 'model' | 'postprocess';
 export const HOPS: readonly Hop[] = ['tokenizer', 'model', 'postprocess'];
@@ -56,8 +57,15 @@ export interface GatewayConfig {
   readonly coalescing: CoalescerOptions | undefined;
   readonly healthPollIntervalMs: number;
   readonly policy: HopPolicyConfig;
-  /** IMESH_MODEL_VERSION_WEIGHTS: the default model's split for requests that name no version; empty: the latest. */
+  /**
+   * IMESH_MODEL_VERSION_WEIGHTS: the default model's split for requests that name no version; empty: the latest.
+   * With a weights file, only the value in force until the file is first read (or when it cannot be).
+   */
   readonly modelVersionWeights: readonly VersionWeight[];
+  /** IMESH_MODEL_VERSION_WEIGHTS_FILE: where the split is read from, and re-read while running; absent: the variable's split, fixed. */
+  readonly modelVersionWeightsFile?: string;
+  /** How often the weights file is read for changes (and a split not yet confirmed by the model service is checked). */
+  readonly modelVersionWeightsPollMs: number;
   /** Pipeline requests in flight at once; more are refused with RESOURCE_EXHAUSTED (load shedding). */
   readonly maxInFlight: number;
   readonly fallback?: FallbackConfig;
@@ -115,6 +123,8 @@ export function readGatewayConfig(env: EnvReader): GatewayConfig {
   // Downstream TLS follows mutual TLS by default: a gateway that asks its clients for certificates talks to its
   // downstreams the same way, with the same CA and its own certificate.
   const downstreamTls = env.boolean('IMESH_DOWNSTREAM_TLS', server.tls?.ca !== undefined);
+  // Resolved once, so that what the logs name is the file being read.
+  const weightsFile = env.string(VERSION_WEIGHTS_FILE_VARIABLE, '').trim();
   return {
     server,
     targets: {
@@ -130,6 +140,8 @@ export function readGatewayConfig(env: EnvReader): GatewayConfig {
     healthPollIntervalMs: env.integer('IMESH_HEALTH_POLL_INTERVAL_MS', 2_000, { min: 100, max: 600_000 }),
     policy,
     modelVersionWeights: readVersionWeights(env),
+    ...(weightsFile !== '' && { modelVersionWeightsFile: resolve(weightsFile) }),
+    modelVersionWeightsPollMs: env.integer(VERSION_WEIGHTS_POLL_VARIABLE, 1_000, { min: 50, max: 60_000 }),
     maxInFlight: env.integer('IMESH_MAX_IN_FLIGHT', 1024, { min: 1, max: 1_000_000 }),
     ...(fallbackTarget && fallbackVersion ? { fallback: { target: fallbackTarget, model: fallbackModel, version: fallbackVersion } } : {}),
     ...(downstreamTls && {

@@ -1,11 +1,18 @@
 import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter, type UpDownCounter } from '@opentelemetry/api';
 import type { CircuitState } from './circuit-breaker';
+import type { VersionWeight } from './version-split';
 
 /** The gauge's value per state: 0 closed, 1 open, 2 half-open (alert on > 0). */
 export const BREAKER_STATE_VALUES: Readonly<Record<CircuitState, number>> = { closed: 0, open: 1, 'half-open': 2 };
 
 /** The `downstream` value of `imesh.gateway.shed` for requests refused by the gateway's own in-flight limit. */
 export const GATEWAY_SHED_SOURCE = 'gateway';
+
+/** The `version` of `imesh.gateway.version.weight` when no split is in force: unpinned requests get the latest version. */
+export const LATEST_VERSION_LABEL = 'latest';
+
+/** Why a split was not loaded: it names a version the model service does not serve, one that is not ready, or is no split at all. */
+export type SplitRefusal = 'unknown_version' | 'not_ready' | 'malformed';
 
 /** A hop's own cost is a grpc-js round trip: tens of microseconds to tens of milliseconds. */
 const HOP_OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -23,6 +30,10 @@ export class GatewayMetrics {
   private readonly inFlight: UpDownCounter;
   private readonly hopOverhead: Histogram;
   private readonly hopAttributes = new Map<string, Attributes>();
+  private versionWeights: (() => readonly VersionWeight[]) | undefined;
+  private readonly versionAttributes = new Map<string, Attributes>();
+  private readonly splitRefused: Counter;
+  private readonly refusalAttributes = new Map<string, Attributes>();
 
   constructor(meter: Meter = metrics.getMeter('@inference-mesh/gateway')) {
     meter
@@ -54,6 +65,34 @@ export class GatewayMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: HOP_OVERHEAD_BUCKETS_S },
     });
+    meter
+      .createObservableGauge('imesh.gateway.version.weight', {
+        description: `The default model's version split in force: percent of unpinned requests per version (version="${LATEST_VERSION_LABEL}" at 100: no split, the latest version)`,
+        unit: '%',
+        valueType: ValueType.INT,
+      })
+      .addCallback((result) => {
+        if (!this.versionWeights) return;
+        const weights = this.versionWeights();
+        const current = new Map<string, number>(weights.length === 0 ? [[LATEST_VERSION_LABEL, 100]] : weights.map((w) => [w.version, w.weight]));
+        // A version reported once keeps its series, at 0 once it leaves the split (the SDK would repeat its last value).
+        for (const version of this.versionAttributes.keys()) if (!current.has(version)) result.observe(0, this.versionAttributes.get(version)!);
+        for (const [version, weight] of current) result.observe(weight, cachedAttributes(this.versionAttributes, 'version', version));
+      });
+    this.splitRefused = meter.createCounter('imesh.gateway.version.split.refused', {
+      description: 'Version splits the gateway refused to load (the last good one stayed in force), by reason: unknown_version, not_ready, malformed',
+      unit: '{split}',
+      valueType: ValueType.INT,
+    });
+  }
+
+  /** Reports `weights()`, the split in force, as the version weight gauge from now on. */
+  trackVersionSplit(weights: () => readonly VersionWeight[]): void {
+    this.versionWeights = weights;
+  }
+
+  recordSplitRefused(reason: SplitRefusal): void {
+    this.splitRefused.add(1, cachedAttributes(this.refusalAttributes, 'reason', reason));
   }
 
   /** One call's cost beyond the downstream's own work: client-observed minus server-reported, in milliseconds. */

@@ -7,7 +7,7 @@ import type { GatewayMetrics } from './gateway-metrics';
 import type { AttemptOptions, HopPolicy } from './hop-policy';
 import { RequestCoalescer, type CoalescerOptions } from './request-coalescer';
 import { hopOverheadMs, type HopTiming, type RequestTimer } from './timing';
-import { VersionSplit, type VersionWeight } from './version-split';
+import { LiveVersionSplit, type VersionWeight } from './version-split';
 
 export interface ClassifyInput {
   /** UTF-8 bytes as received: checked per request, passed on to the tokenizer undecoded. */
@@ -32,6 +32,8 @@ export interface PipelineOptions {
   readonly maxBatchTexts: number;
   /** The default model's canary split for requests that name no version (IMESH_MODEL_VERSION_WEIGHTS); none: the latest. */
   readonly modelVersionWeights?: readonly VersionWeight[];
+  /** A split that changes while the gateway runs (the mounted file, split-reloader.ts); wins over modelVersionWeights. */
+  readonly liveVersionSplit?: LiveVersionSplit;
   /** Wraps every classify call (the gateway's admission limit and fallback model: see server.ts). */
   readonly guard?: ClassifyGuard;
   /** Merge concurrent requests into one call per hop (IMESH_GATEWAY_BATCHING); undefined: one call per request. */
@@ -71,7 +73,7 @@ const FP32_BYTES = 4;
  */
 export class ClassifyPipeline {
   private readonly signatures = new Map<string, Promise<ModelSignature>>();
-  private readonly versionSplit: VersionSplit | undefined;
+  private readonly versionSplit: LiveVersionSplit;
   private readonly coalescer: RequestCoalescer<Uint8Array, pipeline.ClassifyResult> | undefined;
 
   constructor(
@@ -79,7 +81,7 @@ export class ClassifyPipeline {
     private readonly policies: Readonly<Record<Hop, HopPolicy>>,
     private readonly options: PipelineOptions,
   ) {
-    this.versionSplit = options.modelVersionWeights?.length ? new VersionSplit(options.modelVersionWeights) : undefined;
+    this.versionSplit = options.liveVersionSplit ?? new LiveVersionSplit(options.modelVersionWeights);
     this.coalescer = options.coalescing
       ? new RequestCoalescer({ ...options.coalescing, maxRows: Math.min(options.coalescing.maxRows, options.maxBatchTexts) })
       : undefined;
@@ -96,7 +98,7 @@ export class ClassifyPipeline {
     budget.timing?.pipelineStarted();
     const modelName = input.modelName || this.options.defaultModel;
     // The version is chosen before the tokenizer, whose ids belong to one version; a named version stays pinned.
-    const requestedVersion = input.modelVersion || (modelName === this.options.defaultModel && this.versionSplit?.pick()) || '';
+    const requestedVersion = input.modelVersion || (modelName === this.options.defaultModel && this.versionSplit.current?.pick()) || '';
     const { topK } = input;
     const runHops = (texts: readonly Uint8Array[], hopBudget: CallBudget) => this.runHops(modelName, requestedVersion, topK, texts, hopBudget);
     if (!this.coalescer) return this.runHops(modelName, requestedVersion, topK, input.texts, budget);

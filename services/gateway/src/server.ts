@@ -10,6 +10,8 @@ import { ModelFallback } from './fallback';
 import { GatewayMetrics } from './gateway-metrics';
 import { HopPolicy } from './hop-policy';
 import { ClassifyPipeline, type ClassifyGuard } from './pipeline';
+import { modelServiceSplitCheck } from './split-check';
+import { SplitReloader } from './split-reloader';
 
 const HEALTH_NAMES: Readonly<Record<Hop, string>> = {
   tokenizer: SERVICE_NAMES.tokenizer,
@@ -48,9 +50,21 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   const admission = new AdmissionGate(config.maxInFlight, metrics);
   const guard: ClassifyGuard = (input, budget, next) =>
     admission.run(() => (fallback ? fallback.around(input, budget, next) : next(input, budget)));
-  const classifyPipeline = new ClassifyPipeline(downstreams, policies, { ...config, guard, metrics });
-
   const server = new ServiceServer(config.server, logger);
+  // The split of unpinned requests: IMESH_MODEL_VERSION_WEIGHTS, or the mounted file, re-read while serving. A
+  // split is checked against the model service; with none good left, readiness turns NOT_SERVING (README, "Canary releases").
+  const split = new SplitReloader({
+    initial: config.modelVersionWeights,
+    ...(config.modelVersionWeightsFile !== undefined && { file: config.modelVersionWeightsFile }),
+    pollIntervalMs: config.modelVersionWeightsPollMs,
+    check: modelServiceSplitCheck(downstreams, config.defaultModel),
+    logger,
+    metrics,
+    onUsable: (usable) => server.setHealth(SERVICE_NAMES.pipeline, usable ? 'SERVING' : 'NOT_SERVING'),
+  });
+  split.load();
+  const classifyPipeline = new ClassifyPipeline(downstreams, policies, { ...config, liveVersionSplit: split.live, guard, metrics });
+
   const proto = loadPipelineProto();
   server.addService(
     SERVICE_NAMES.pipeline,
@@ -68,6 +82,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   );
   await server.start();
   server.setServing(true);
+  split.start();
   await mirror.start();
   logger.info('downstreams', {
     ...config.targets,
@@ -76,6 +91,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   });
   return {
     shutdown: async () => {
+      split.stop();
       mirror.stop();
       await server.shutdown();
       downstreams.close();

@@ -6,7 +6,7 @@ import type { Hop } from './config';
 import { connectDownstreams, type Downstreams } from './downstreams';
 import type { HopPolicy } from './hop-policy';
 import { ClassifyPipeline } from './pipeline';
-import { MODEL_VERSION_HEADER, parseVersionWeights, readVersionWeights, VersionSplit } from './version-split';
+import { LiveVersionSplit, MODEL_VERSION_HEADER, parseVersionWeights, readVersionWeights, VersionSplit } from './version-split';
 
 /** mulberry32: a seeded generator, so the proportions below are the same on every run. */
 function seeded(seed: number): () => number {
@@ -165,6 +165,18 @@ describe('version split (IMESH_MODEL_VERSION_WEIGHTS)', () => {
         await pipeline.classify({ texts, modelName: 'other', modelVersion: '', topK: 0 }, budget());
       }
       assert.deepEqual(new Set(downstreams.encoded), new Set(['sentiment/2', 'sentiment/1', 'other/']));
+    });
+
+    it('follows a live split swapped while it runs (the reloaded file), per request', async () => {
+      const downstreams = new VersionRecorder();
+      const live = new LiveVersionSplit(parseVersionWeights('1=100,2=0'));
+      const pipeline = new ClassifyPipeline(downstreams as unknown as Downstreams, policies, { defaultModel: 'sentiment', maxBatchTexts: 8, liveVersionSplit: live });
+      const served = async () => (await pipeline.classify({ texts, modelName: '', modelVersion: '', topK: 0 }, budget()))[0]!.modelVersion;
+      assert.equal(await served(), '1');
+      live.set(parseVersionWeights('1=0,2=100'));
+      assert.equal(await served(), '2');
+      live.set([]);
+      assert.equal(await served(), '9', 'no split: the version the tokenizer resolves');
     });
 
     it('asks the tokenizer for no version when no split is configured', async () => {

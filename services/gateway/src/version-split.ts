@@ -15,6 +15,9 @@ export interface VersionWeight {
 }
 
 export const VERSION_WEIGHTS_VARIABLE = 'IMESH_MODEL_VERSION_WEIGHTS';
+/** A file holding the split in the same syntax (a mounted ConfigMap key), re-read while the gateway runs. */
+export const VERSION_WEIGHTS_FILE_VARIABLE = 'IMESH_MODEL_VERSION_WEIGHTS_FILE';
+export const VERSION_WEIGHTS_POLL_VARIABLE = 'IMESH_MODEL_VERSION_WEIGHTS_POLL_INTERVAL_MS';
 
 /**
  * Parses `1=95,2=5`: version numbers and integer percentages that add up to 100. Throws an Error whose message
@@ -34,6 +37,17 @@ export function parseVersionWeights(text: string): VersionWeight[] {
   const total = weights.reduce((sum, w) => sum + w.weight, 0);
   if (total !== 100) throw new Error(`the weights add up to ${total}; they must add up to 100`);
   return weights;
+}
+
+/** `1=95,2=5`: the text parseVersionWeights reads back. */
+export function formatVersionWeights(weights: readonly VersionWeight[]): string {
+  return weights.map((w) => `${w.version}=${w.weight}`).join(',');
+}
+
+/** The same versions with the same weights, in any order. */
+export function sameVersionWeights(a: readonly VersionWeight[], b: readonly VersionWeight[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((w) => b.some((v) => v.version === w.version && v.weight === w.weight));
 }
 
 /** IMESH_MODEL_VERSION_WEIGHTS; empty (the default) when unset: unpinned requests get the latest version. */
@@ -66,6 +80,26 @@ export class VersionSplit {
     const draw = this.random() * 100;
     for (const bound of this.bounds) if (draw < bound.upTo) return bound.version;
     return this.bounds[this.bounds.length - 1]!.version;
+  }
+}
+
+/**
+ * The split in force, swapped whole when a new one is loaded (split-reloader.ts). The pipeline reads `current`
+ * per request: one property read, as cheap as a split fixed at start.
+ */
+export class LiveVersionSplit {
+  /** Undefined: no split, unpinned requests get the version the tokenizer resolves (the latest). */
+  current: VersionSplit | undefined;
+  /** The weights of `current`; empty with no split. */
+  weights: readonly VersionWeight[] = [];
+
+  constructor(weights: readonly VersionWeight[] = []) {
+    this.set(weights);
+  }
+
+  set(weights: readonly VersionWeight[]): void {
+    this.current = weights.length > 0 ? new VersionSplit(weights) : undefined;
+    this.weights = weights;
   }
 }
 

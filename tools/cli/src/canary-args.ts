@@ -3,19 +3,19 @@ import { optionTable, parseStrict, UsageError } from '@inference-mesh/tool-kit';
 export const CANARY_USAGE = `Usage: imesh canary <set|status> [options]
 
   canary set --weight N    send N% of the default model's unpinned requests to the canary version, 100-N% to
-                           the stable one: rewrites the model VirtualService's weighted route and the gateway's
-                           IMESH_MODEL_VERSION_WEIGHTS together, in --file PATH... or through kubectl
+                           the stable one: writes the gateway's split (the "weights" key of ConfigMap
+                           gateway-version-split, mounted in the gateway pods, which apply it without
+                           restarting), in --file PATH... or through kubectl
   canary status            compare the canary's error ratio and p99 with the stable version's from Prometheus,
                            and say whether to promote or roll back; exit status 0 promote, 3 roll back,
                            4 not enough traffic yet
 
 Set options:
   --weight N               the canary's share, 0 to 100 (0 rolls back, 100 completes the promotion)
-  -f, --file PATH          a YAML file to rewrite (repeatable): the VirtualService's weights and any gateway
-                           Deployment or ConfigMap setting IMESH_MODEL_VERSION_WEIGHTS; without --file, kubectl
-                           updates the cluster (VirtualService model, Deployment gateway)
-  --virtual-service NAME   the model's VirtualService, with kubectl (default: model)
-  --deployment NAME        the gateway's Deployment, with kubectl (default: gateway)
+  -f, --file PATH          a YAML file to rewrite (repeatable): the split ConfigMap's "weights" key
+                           (k8s/base/gateway.yaml), and any Deployment setting IMESH_MODEL_VERSION_WEIGHTS
+                           itself; without --file, kubectl patches the ConfigMap in the cluster
+  --config-map NAME        the ConfigMap holding the split (default: gateway-version-split)
 
 Status options:
   --prometheus URL         the Prometheus server (default: $IMESH_PROMETHEUS_URL)
@@ -46,8 +46,8 @@ export interface CanarySetCommand extends CanaryVersions {
   /** Empty: through kubectl. */
   readonly files: readonly string[];
   readonly namespace: string;
-  readonly virtualService: string;
-  readonly deployment: string;
+  /** The ConfigMap whose `weights` key the gateway reads (IMESH_MODEL_VERSION_WEIGHTS_FILE). */
+  readonly configMap: string;
 }
 
 export type MetricsSource = 'app' | 'istio';
@@ -72,13 +72,13 @@ export interface CanaryHelpCommand {
 export type CanaryCommand = CanarySetCommand | CanaryStatusCommand | CanaryHelpCommand;
 
 const OPTIONS = optionTable({
-  text: ['weight', 'virtual-service', 'deployment', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace'],
+  text: ['weight', 'config-map', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace'],
   flags: ['help'],
   lists: ['file'],
   short: { help: 'h', file: 'f', namespace: 'n' },
 });
 
-const SET_ONLY = ['weight', 'file', 'virtual-service', 'deployment'] as const;
+const SET_ONLY = ['weight', 'file', 'config-map'] as const;
 const STATUS_ONLY = ['prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase'] as const;
 
 /** Parses what follows `imesh canary`; throws UsageError for anything it cannot run. */
@@ -108,8 +108,7 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
       canaryPercent: integer(values.weight, '--weight', 0, 100),
       files,
       namespace,
-      virtualService: nonEmpty(values['virtual-service'] ?? 'model', '--virtual-service'),
-      deployment: nonEmpty(values.deployment ?? 'gateway', '--deployment'),
+      configMap: nonEmpty(values['config-map'] ?? 'gateway-version-split', '--config-map'),
     };
   }
 

@@ -4,20 +4,22 @@ import { delimiter, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { CanaryVersions } from './canary-args';
 
-/** The gateway's split setting; the same `VERSION=PERCENT,...` text in a Deployment's env or a ConfigMap. */
+/** The gateway's split as a variable: fixed for the life of a pod. Still rewritten where a Deployment sets it. */
 export const WEIGHTS_VARIABLE = 'IMESH_MODEL_VERSION_WEIGHTS';
+/** The ConfigMap key the gateway pods mount and re-read (IMESH_MODEL_VERSION_WEIGHTS_FILE=/etc/imesh/split/weights). */
+export const WEIGHTS_KEY = 'weights';
 
 export interface CanarySplit extends CanaryVersions {
   /** The canary's share, 0 to 100; the stable version gets the rest. */
   readonly canaryPercent: number;
 }
 
-/** The VirtualService subset that serves a version: `v1` for version 1, as istio/model-routing.yaml names them. */
-export function subsetOf(version: string): string {
-  return `v${version}`;
+/** The split's ConfigMap, e.g. gateway-version-split (k8s/base/gateway.yaml). */
+export interface SplitTarget {
+  readonly configMap: string;
 }
 
-/** IMESH_MODEL_VERSION_WEIGHTS for a split, e.g. `1=95,2=5`. */
+/** The gateway's split for a step, e.g. `1=95,2=5` (the syntax of the ConfigMap key and of the variable alike). */
 export function weightsSetting(split: CanarySplit): string {
   return `${split.stable}=${100 - split.canaryPercent},${split.canary}=${split.canaryPercent}`;
 }
@@ -28,7 +30,7 @@ type Path = readonly (string | number)[];
 interface Edit {
   readonly path: Path;
   readonly value: string | number;
-  /** For the report, e.g. `VirtualService model: v1=95, v2=5`. */
+  /** For the report, e.g. `ConfigMap gateway-version-split: weights=1=95,2=5`. */
   readonly what: string;
 }
 
@@ -44,40 +46,19 @@ function list(value: Json | undefined): Json[] {
 }
 
 /**
- * What the split changes in one manifest: in a VirtualService, every HTTP route that sends weighted traffic to
- * both versions' subsets (routes pinned by the x-model-version header have one destination and are left alone);
- * in a Deployment, each container's IMESH_MODEL_VERSION_WEIGHTS; in a ConfigMap, that key. Throws when a weighted
- * route also sends traffic elsewhere, because the two weights could then not add up to 100.
+ * What the split changes in one manifest: the `weights` key of the split's ConfigMap (the gateway reads it from
+ * its mount and applies it without restarting), and, where a Deployment's container still sets
+ * IMESH_MODEL_VERSION_WEIGHTS itself (a split fixed at start), that value. VirtualServices are left alone: the
+ * gateway splits, and Istio routes each model call by its x-model-version header (istio/model-routing.yaml).
  */
-export function splitEdits(manifest: Json, split: CanarySplit): Edit[] {
+export function splitEdits(manifest: Json, split: CanarySplit, target: SplitTarget): Edit[] {
   const kind = at(manifest, 'kind');
   const name = String(at(at(manifest, 'metadata'), 'name') ?? '');
   const edits: Edit[] = [];
-  if (kind === 'VirtualService') {
-    const stableSubset = subsetOf(split.stable);
-    const canarySubset = subsetOf(split.canary);
-    list(at(at(manifest, 'spec'), 'http')).forEach((route, r) => {
-      const destinations = list(at(route, 'route'));
-      const subsets = destinations.map((d) => at(at(d, 'destination'), 'subset'));
-      if (!subsets.includes(stableSubset) || !subsets.includes(canarySubset)) return;
-      const others = destinations.filter((d, i) => subsets[i] !== stableSubset && subsets[i] !== canarySubset && Number(at(d, 'weight') ?? 0) > 0);
-      if (others.length > 0) {
-        throw new Error(`VirtualService ${name}, route ${r}: also sends traffic to ${others.map((d) => JSON.stringify(at(d, 'destination'))).join(', ')}; set those weights to 0 first`);
-      }
-      destinations.forEach((_, d) => {
-        const subset = subsets[d];
-        if (subset !== stableSubset && subset !== canarySubset) return;
-        edits.push({
-          path: ['spec', 'http', r, 'route', d, 'weight'],
-          value: subset === canarySubset ? split.canaryPercent : 100 - split.canaryPercent,
-          what: `VirtualService ${name} route ${String(at(route, 'name') ?? r)}: ${subset}=${subset === canarySubset ? split.canaryPercent : 100 - split.canaryPercent}`,
-        });
-      });
-    });
-  } else if (kind === 'Deployment') {
+  if (kind === 'Deployment') {
     list(at(at(at(at(manifest, 'spec'), 'template'), 'spec'), 'containers')).forEach((container, c) => {
       list(at(container, 'env')).forEach((variable, e) => {
-        if (at(variable, 'name') !== WEIGHTS_VARIABLE) return;
+        if (at(variable, 'name') !== WEIGHTS_VARIABLE || at(variable, 'value') === undefined) return;
         edits.push({
           path: ['spec', 'template', 'spec', 'containers', c, 'env', e, 'value'],
           value: weightsSetting(split),
@@ -85,8 +66,8 @@ export function splitEdits(manifest: Json, split: CanarySplit): Edit[] {
         });
       });
     });
-  } else if (kind === 'ConfigMap' && at(at(manifest, 'data'), WEIGHTS_VARIABLE) !== undefined) {
-    edits.push({ path: ['data', WEIGHTS_VARIABLE], value: weightsSetting(split), what: `ConfigMap ${name}: ${WEIGHTS_VARIABLE}=${weightsSetting(split)}` });
+  } else if (kind === 'ConfigMap' && name === target.configMap) {
+    edits.push({ path: ['data', WEIGHTS_KEY], value: weightsSetting(split), what: `ConfigMap ${name}: ${WEIGHTS_KEY}=${weightsSetting(split)}` });
   }
   return edits;
 }
@@ -95,21 +76,21 @@ export function splitEdits(manifest: Json, split: CanarySplit): Edit[] {
  * Rewrites the split in a YAML file in place, keeping its comments and layout. Returns what changed; throws when
  * the file holds nothing the split applies to (a wrong path should not pass silently).
  */
-export function setSplitInFile(path: string, split: CanarySplit): string[] {
+export function setSplitInFile(path: string, split: CanarySplit, target: SplitTarget): string[] {
   const documents = parseAllDocuments(readFileSync(path, 'utf8'));
   if (!Array.isArray(documents)) throw new Error(`${path} is not YAML documents`);
   const changed: string[] = [];
   for (const document of documents) {
     if (document.errors.length > 0) throw new Error(`${path}: ${document.errors[0]!.message}`);
-    for (const edit of splitEdits(document.toJS() as Json, split)) {
+    for (const edit of splitEdits(document.toJS() as Json, split, target)) {
       document.setIn(edit.path, edit.value);
       changed.push(edit.what);
     }
   }
   if (changed.length === 0) {
     throw new Error(
-      `${path} has no VirtualService route splitting ${subsetOf(split.stable)}/${subsetOf(split.canary)} and no ${WEIGHTS_VARIABLE}; ` +
-        'give the model VirtualService (istio/model-routing.yaml) and the gateway Deployment (k8s/base/gateway.yaml)',
+      `${path} has no ConfigMap ${target.configMap} and no Deployment setting ${WEIGHTS_VARIABLE}; give the file holding the split ` +
+        '(k8s/base/gateway.yaml). VirtualServices hold no split: the gateway splits, Istio routes by the x-model-version header',
     );
   }
   writeFileSync(path, documents.map((document) => document.toString()).join(''));
@@ -141,33 +122,22 @@ export function kubectlOnPath(path = process.env['PATH'] ?? ''): boolean {
   });
 }
 
-export interface ClusterTarget {
+export interface ClusterTarget extends SplitTarget {
   readonly namespace: string;
-  readonly virtualService: string;
-  readonly deployment: string;
 }
 
 /**
- * The same split through kubectl: the VirtualService is read, edited and replaced (replace carries its
- * resourceVersion, so a concurrent change fails instead of being overwritten), then the gateway's variable is set,
- * which rolls the gateway (its drain settings keep in-flight requests).
+ * The same step in the cluster: a merge patch of the ConfigMap's `weights` key. Nothing restarts: the kubelet
+ * refreshes the file in every gateway pod (within its sync period, about a minute at most by default) and each
+ * gateway applies it within a second of seeing it, once the model service has confirmed the versions. A patch
+ * fails on a ConfigMap that does not exist instead of creating one no gateway mounts, keeps the ConfigMap's other
+ * keys and labels, and leaves `kubectl apply`'s last-applied record alone, so a later client-side `kubectl apply -k`
+ * keeps the patched value unless the committed one changes (commit the step with --file in a GitOps flow: a sync
+ * writes back what is committed).
  */
 export async function setSplitInCluster(target: ClusterTarget, split: CanarySplit, kubectl: KubectlRunner = runKubectl): Promise<string[]> {
-  const scope = ['--namespace', target.namespace];
-  const virtualService = JSON.parse(await kubectl(['get', 'virtualservice', target.virtualService, ...scope, '--output', 'json'])) as Json;
-  const edits = splitEdits(virtualService, split);
-  if (edits.length === 0) {
-    throw new Error(`VirtualService ${target.virtualService} in ${target.namespace} has no route splitting ${subsetOf(split.stable)}/${subsetOf(split.canary)}`);
-  }
-  for (const edit of edits) setPath(virtualService, edit.path, edit.value);
-  await kubectl(['replace', ...scope, '--filename', '-'], JSON.stringify(virtualService));
-  const setting = `${WEIGHTS_VARIABLE}=${weightsSetting(split)}`;
-  await kubectl(['set', 'env', `deployment/${target.deployment}`, ...scope, setting]);
-  return [...edits.map((edit) => edit.what), `Deployment ${target.deployment}: ${setting}`];
-}
-
-function setPath(root: Json, path: Path, value: string | number): void {
-  let node = root as Record<string | number, Json>;
-  for (const key of path.slice(0, -1)) node = node[key] as Record<string | number, Json>;
-  node[path[path.length - 1]!] = value;
+  const setting = weightsSetting(split);
+  const patch = JSON.stringify({ data: { [WEIGHTS_KEY]: setting } });
+  await kubectl(['patch', 'configmap', target.configMap, '--namespace', target.namespace, '--type', 'merge', '--patch', patch]);
+  return [`ConfigMap ${target.configMap}: ${WEIGHTS_KEY}=${setting} (the gateway pods apply it once their mounted file updates, without restarting)`];
 }

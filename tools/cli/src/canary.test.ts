@@ -28,17 +28,18 @@ function copiesOfTheManifests(): { routing: string; gateway: string } {
   return { routing, gateway };
 }
 
+/** The split the gateway pods mount: ConfigMap gateway-version-split, key `weights`. */
+function splitConfigMap(path: string): string {
+  return documents(path).find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'gateway-version-split').data.weights;
+}
+
 function documents(path: string): any[] {
   return parseAllDocuments(readFileSync(path, 'utf8')).map((document) => document.toJS());
 }
 
-function modelRoutes(path: string): any[] {
-  return documents(path).find((d) => d.kind === 'VirtualService').spec.http;
-}
-
-function gatewayWeights(path: string): string {
+function gatewayEnv(path: string): Record<string, string> {
   const deployment = documents(path).find((d) => d.kind === 'Deployment');
-  return deployment.spec.template.spec.containers[0].env.find((e: any) => e.name === 'IMESH_MODEL_VERSION_WEIGHTS').value;
+  return Object.fromEntries(deployment.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
 }
 
 describe('imesh canary', () => {
@@ -51,18 +52,16 @@ describe('imesh canary', () => {
         canaryPercent: 20,
         files: [],
         namespace: 'imesh',
-        virtualService: 'model',
-        deployment: 'gateway',
+        configMap: 'gateway-version-split',
       });
-      assert.deepEqual(parseCanaryCommand(['set', '--weight', '0', '-f', 'a.yaml', '--file', 'b.yaml', '--stable', '2', '--canary', '3']), {
+      assert.deepEqual(parseCanaryCommand(['set', '--weight', '0', '-f', 'a.yaml', '--file', 'b.yaml', '--stable', '2', '--canary', '3', '--config-map', 'split']), {
         kind: 'canary-set',
         stable: '2',
         canary: '3',
         canaryPercent: 0,
         files: ['a.yaml', 'b.yaml'],
         namespace: 'imesh',
-        virtualService: 'model',
-        deployment: 'gateway',
+        configMap: 'split',
       });
       assert.deepEqual(parseCanaryCommand(['status'], { IMESH_PROMETHEUS_URL: 'http://prometheus:9090/' }), {
         kind: 'canary-status',
@@ -95,6 +94,8 @@ describe('imesh canary', () => {
       refuses(['status', '--prometheus', 'http://p', '--source', 'envoy'], /--source must be "app" or "istio"/);
       refuses(['set', '--weight', '5', '--stable', '2', '--canary', '2'], /--stable and --canary are both 2/);
       refuses(['set', '--weight', '5', '--bogus'], /Unknown option '--bogus'/);
+      refuses(['set', '--weight', '5', '--deployment', 'gateway'], /Unknown option '--deployment'/);
+      refuses(['status', '--prometheus', 'http://p', '--config-map', 'x'], /--config-map is not an option of "canary status"/);
     });
 
     it('prints its usage for --help, and for bad usage with exit status 2', async () => {
@@ -108,75 +109,71 @@ describe('imesh canary', () => {
   });
 
   describe('set, on files', () => {
-    it('rewrites the VirtualService weights and the gateway\'s IMESH_MODEL_VERSION_WEIGHTS together, keeping comments and the pinned routes', async () => {
+    it('rewrites the split ConfigMap the gateway mounts, keeping comments, and leaves the Deployment and the VirtualService alone', async () => {
       const { routing, gateway } = copiesOfTheManifests();
-      const before = modelRoutes(routing);
+      const routingBefore = readFileSync(routing, 'utf8');
+      const envBefore = gatewayEnv(gateway);
       const run = io();
-      assert.equal(await runCanary(['set', '--weight', '20', '--file', routing, '--file', gateway], run), 0, run.stderr.join(''));
-      const after = modelRoutes(routing);
-      const split = after.find((route) => route.route.length > 1);
-      assert.deepEqual(split.route.map((d: any) => [d.destination.subset, d.weight]), [['v1', 80], ['v2', 20]]);
-      assert.deepEqual(after.filter((route) => route.route.length === 1), before.filter((route) => route.route.length === 1), 'pinned routes untouched');
-      assert.equal(gatewayWeights(gateway), '1=80,2=20');
-      assert.ok(readFileSync(routing, 'utf8').includes('# Routing to the model versions.'), 'comments kept');
-      assert.deepEqual(run.stdout.join('').trim().split('\n'), [
-        `${routing}: VirtualService model route canary-split: v1=80`,
-        `${routing}: VirtualService model route canary-split: v2=20`,
-        `${gateway}: Deployment gateway container gateway: IMESH_MODEL_VERSION_WEIGHTS=1=80,2=20`,
-      ]);
+      assert.equal(await runCanary(['set', '--weight', '20', '--file', gateway], run), 0, run.stderr.join(''));
+      assert.equal(splitConfigMap(gateway), '1=80,2=20');
+      assert.deepEqual(gatewayEnv(gateway), envBefore, 'the pod template is unchanged: nothing rolls');
+      assert.equal(envBefore['IMESH_MODEL_VERSION_WEIGHTS_FILE'], '/etc/imesh/split/weights');
+      assert.ok(readFileSync(gateway, 'utf8').includes("# The gateway's version split:"), 'comments kept');
+      assert.deepEqual(run.stdout.join('').trim().split('\n'), [`${gateway}: ConfigMap gateway-version-split: weights=1=80,2=20`]);
 
-      assert.equal(await runCanary(['set', '--weight', '100', '-f', routing, '-f', gateway], io()), 0);
-      assert.deepEqual(modelRoutes(routing).find((route) => route.route.length > 1).route.map((d: any) => d.weight), [0, 100]);
-      assert.equal(gatewayWeights(gateway), '1=0,2=100');
+      assert.equal(await runCanary(['set', '--weight', '100', '-f', gateway], io()), 0);
+      assert.equal(splitConfigMap(gateway), '1=0,2=100');
+
+      // The routing holds no split: given the VirtualService's file, set says where the split is instead.
+      const refused = io();
+      assert.equal(await runCanary(['set', '--weight', '5', '--file', routing], refused), 1);
+      assert.match(refused.stderr.join(''), /model-routing\.yaml has no ConfigMap gateway-version-split .*the gateway splits, Istio routes by the x-model-version header/);
+      assert.equal(readFileSync(routing, 'utf8'), routingBefore);
     });
 
-    it('fails on a file that holds nothing to change, and on a split that also routes elsewhere', async () => {
+    it('also rewrites a Deployment that fixes IMESH_MODEL_VERSION_WEIGHTS in its environment, and fails on a file with nothing to change', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'canary-'));
+      const fixed = join(dir, 'fixed.yaml');
+      writeFileSync(
+        fixed,
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: gateway\nspec:\n  template:\n    spec:\n      containers:\n' +
+          '        - name: gateway\n          env:\n            - name: IMESH_MODEL_VERSION_WEIGHTS\n              value: "1=95,2=5"\n',
+      );
+      const run = io();
+      assert.equal(await runCanary(['set', '--weight', '30', '--file', fixed], run), 0, run.stderr.join(''));
+      assert.equal(gatewayEnv(fixed)['IMESH_MODEL_VERSION_WEIGHTS'], '1=70,2=30');
+
       const service = join(dir, 'service.yaml');
       writeFileSync(service, 'apiVersion: v1\nkind: Service\nmetadata:\n  name: model\n');
-      const run = io();
-      assert.equal(await runCanary(['set', '--weight', '5', '--file', service], run), 1);
-      assert.match(run.stderr.join(''), /service\.yaml has no VirtualService route splitting v1\/v2 and no IMESH_MODEL_VERSION_WEIGHTS/);
-
-      const three = join(dir, 'three.yaml');
-      writeFileSync(
-        three,
-        'apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: model\nspec:\n  http:\n  - route:\n' +
-          '    - {destination: {host: model, subset: v1}, weight: 90}\n    - {destination: {host: model, subset: v2}, weight: 5}\n' +
-          '    - {destination: {host: model, subset: v3}, weight: 5}\n',
-      );
-      const refused = io();
-      assert.equal(await runCanary(['set', '--weight', '5', '--file', three], refused), 1);
-      assert.match(refused.stderr.join(''), /route 0: also sends traffic to \{"host":"model","subset":"v3"\}; set those weights to 0 first/);
+      const nothing = io();
+      assert.equal(await runCanary(['set', '--weight', '5', '--file', service], nothing), 1);
+      assert.match(nothing.stderr.join(''), /service\.yaml has no ConfigMap gateway-version-split and no Deployment setting IMESH_MODEL_VERSION_WEIGHTS/);
     });
   });
 
   describe('set, through kubectl', () => {
-    it('replaces the VirtualService with new weights, then sets the gateway\'s variable', async () => {
-      const virtualService = documents(join(REPO_ROOT, 'istio', 'model-routing.yaml')).find((d) => d.kind === 'VirtualService');
-      virtualService.metadata.resourceVersion = '4711';
+    it('patches the split ConfigMap, and nothing else: no `kubectl set env`, no restart', async () => {
       const calls: { args: readonly string[]; input?: string }[] = [];
       const kubectl = async (args: readonly string[], input?: string) => {
-        calls.push({ args, input });
-        return args[0] === 'get' ? JSON.stringify(virtualService) : '';
+        calls.push({ args, ...(input !== undefined && { input }) });
+        return 'configmap/gateway-version-split patched\n';
       };
       const run = io({ kubectl });
       assert.equal(await runCanary(['set', '--weight', '50', '-n', 'serving'], run), 0, run.stderr.join(''));
-      assert.deepEqual(calls.map((c) => c.args), [
-        ['get', 'virtualservice', 'model', '--namespace', 'serving', '--output', 'json'],
-        ['replace', '--namespace', 'serving', '--filename', '-'],
-        ['set', 'env', 'deployment/gateway', '--namespace', 'serving', 'IMESH_MODEL_VERSION_WEIGHTS=1=50,2=50'],
+      assert.deepEqual(calls, [
+        { args: ['patch', 'configmap', 'gateway-version-split', '--namespace', 'serving', '--type', 'merge', '--patch', '{"data":{"weights":"1=50,2=50"}}'] },
       ]);
-      const replaced = JSON.parse(calls[1]!.input!);
-      assert.equal(replaced.metadata.resourceVersion, '4711', 'replace keeps the version it read: a concurrent edit fails instead of being lost');
-      assert.deepEqual(replaced.spec.http.find((r: any) => r.route.length > 1).route.map((d: any) => d.weight), [50, 50]);
-      assert.match(run.stdout.join(''), /Deployment gateway: IMESH_MODEL_VERSION_WEIGHTS=1=50,2=50/);
+      assert.match(run.stdout.join(''), /ConfigMap gateway-version-split: weights=1=50,2=50 \(the gateway pods apply it once their mounted file updates, without restarting\)/);
+
+      const named = io({ kubectl });
+      assert.equal(await runCanary(['set', '--weight', '0', '--config-map', 'split', '--stable', '2', '--canary', '3'], named), 0);
+      assert.deepEqual(calls[1]!.args, ['patch', 'configmap', 'split', '--namespace', 'imesh', '--type', 'merge', '--patch', '{"data":{"weights":"2=100,3=0"}}']);
     });
 
     it('reports kubectl\'s own error', async () => {
-      const run = io({ kubectl: async () => Promise.reject(new Error('kubectl get virtualservice model: the server could not find the requested resource')) });
+      const run = io({ kubectl: async () => Promise.reject(new Error('kubectl patch configmap gateway-version-split: configmaps "gateway-version-split" not found')) });
       assert.equal(await runCanary(['set', '--weight', '50'], run), 1);
-      assert.match(run.stderr.join(''), /could not find the requested resource/);
+      assert.match(run.stderr.join(''), /configmaps "gateway-version-split" not found/);
     });
   });
 

@@ -46,9 +46,9 @@ export async function runCanary(argv: readonly string[], io: CanaryIo): Promise<
 
 async function setWeights(command: CanarySetCommand, io: CanaryIo): Promise<string[]> {
   if (command.files.length > 0) {
-    return command.files.flatMap((file) => setSplitInFile(file, command).map((change) => `${file}: ${change}`));
+    return command.files.flatMap((file) => setSplitInFile(file, command, command).map((change) => `${file}: ${change}`));
   }
   const kubectl = io.kubectl ?? (kubectlOnPath() ? runKubectl : undefined);
-  if (!kubectl) throw new Error('kubectl is not on PATH: give the manifests to rewrite with --file PATH (istio/model-routing.yaml, k8s/base/gateway.yaml)');
+  if (!kubectl) throw new Error('kubectl is not on PATH: give the manifest to rewrite with --file PATH (k8s/base/gateway.yaml, which holds the split ConfigMap)');
   return setSplitInCluster(command, command, kubectl);
 }
