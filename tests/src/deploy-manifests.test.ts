@@ -109,11 +109,11 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
     }
   });
 
-  it('validates every manifest against the kubernetes-models, Istio and KEDA schemas, unknown fields included', () => {
+  it('validates every manifest against the kubernetes-models, Istio, KEDA and Prometheus Operator schemas, unknown fields included', () => {
     for (const overlay of OVERLAYS) assert.deepEqual(schemaProblems(built[overlay]), [], `k8s ${overlay}`);
     assert.deepEqual(schemaProblems(istio), [], 'istio/');
     const kinds = new Set(cluster.map((m) => m.object['kind']));
-    for (const kind of ['Namespace', 'ServiceAccount', 'ConfigMap', 'Service', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ScaledObject',
+    for (const kind of ['Namespace', 'ServiceAccount', 'ConfigMap', 'Service', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ScaledObject', 'PodMonitor',
       'PeerAuthentication', 'AuthorizationPolicy', 'DestinationRule', 'VirtualService', 'Gateway']) {
       assert.ok(kinds.has(kind), `no ${kind} was validated`);
     }
@@ -129,11 +129,14 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
     scaledObject.spec.triggers[0].metdata = {};
     const hpa = copy('HorizontalPodAutoscaler', 'gateway');
     hpa.spec.minReplicas = 'two';
+    const podMonitor = copy('PodMonitor', 'inference-mesh');
+    podMonitor.spec.podMetricsEndpoints[0].prot = 'metrics';
     const problems = schemaProblems([
       { source: 'case', object: deployment },
       { source: 'case', object: virtualService },
       { source: 'case', object: scaledObject },
       { source: 'case', object: hpa },
+      { source: 'case', object: podMonitor },
       { source: 'case', object: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } } },
     ]).join('\n');
     assert.match(problems, /Deployment model-v1: at \.spec\.template\.spec\.containers\[0\]\.resources\.limit: .*'"?limit"?' does not exist/);
@@ -141,6 +144,7 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
     assert.match(problems, /ScaledObject model-v2: at \.spec\.triggers\[0\]\.metdata: .*'"?metdata"?' does not exist/);
     assert.match(problems, /HorizontalPodAutoscaler gateway: .*minReplicas must be integer/);
     assert.match(problems, /HorizontalPodAutoscaler gateway: at \.spec\.minReplicas: Type 'string' is not assignable to type 'number'/);
+    assert.match(problems, /PodMonitor inference-mesh: at \.spec\.podMetricsEndpoints\[0\]\.prot: .*'"?prot"?' does not exist/);
     assert.match(problems, /Widget w: example.com\/v1 Widget is not a kind this project deploys/);
   });
 
@@ -375,6 +379,39 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
       for (const entry of kustomization.images) assert.equal(imagePullProblem(`${entry.newName}:${entry.newTag}`), undefined, entry.name);
     });
 
+    it('PodMonitors scrape every pod: its metrics port, and the Istio sidecar\'s merged stats on 15020 /stats/prometheus', () => {
+      const monitors = ofKind(built.prod, 'PodMonitor');
+      assert.deepEqual(monitors.map((m) => m.metadata.name).sort(), ['inference-mesh', 'inference-mesh-istio']);
+      for (const monitor of monitors) {
+        // The namespace's own pods (no namespaceSelector), every Deployment's.
+        assert.equal(monitor.spec.namespaceSelector, undefined, monitor.metadata.name);
+        assert.deepEqual(selected(built.prod, monitor.spec.selector.matchLabels).map((d) => d.metadata.name).sort(), ['gateway', 'model-v1', 'model-v2', 'postprocess', 'tokenizer'], monitor.metadata.name);
+        assert.equal(monitor.spec.podMetricsEndpoints.length, 1, monitor.metadata.name);
+      }
+      const [app] = named(built.prod, 'PodMonitor', 'inference-mesh').spec.podMetricsEndpoints;
+      for (const deployment of ofKind(built.prod, 'Deployment')) {
+        const container = containerOf(deployment);
+        assert.ok(containerPort(container, app.port), `${deployment.metadata.name}: a container port named ${app.port}`);
+        assert.equal(app.path, deployment.spec.template.metadata.annotations['prometheus.io/path'], `${deployment.metadata.name}: the path it serves`);
+      }
+      // The agent's port is no container port: the target is the sidecar's (Envoy's 15090, named by Istio's injector),
+      // readdressed to 15020 on the pod's IP, IPv4 or IPv6.
+      const [istio] = named(built.prod, 'PodMonitor', 'inference-mesh-istio').spec.podMetricsEndpoints;
+      assert.equal(istio.port, 'http-envoy-prom');
+      assert.equal(istio.path, '/stats/prometheus');
+      const address = (ip: string): string | undefined => {
+        let target: string | undefined;
+        for (const rule of istio.relabelings) {
+          assert.deepEqual([rule.sourceLabels, rule.targetLabel, rule.action ?? 'replace'], [['__meta_kubernetes_pod_ip'], '__address__', 'replace']);
+          const match = new RegExp(`^(?:${rule.regex})$`).exec(ip);
+          if (match) target = rule.replacement.replace(/\$(\d)/g, (_: string, i: string) => match[Number(i)]!);
+        }
+        return target;
+      };
+      assert.equal(address('10.1.2.3'), '10.1.2.3:15020');
+      assert.equal(address('fd00:10::7'), '[fd00:10::7]:15020');
+    });
+
     it('scales each model Deployment with a KEDA ScaledObject running the canonical PromQL of k8s/monitoring/queries.yaml', () => {
       const canonical = readYaml('k8s/monitoring/queries.yaml').autoscaling as { model: string; version: string; query: string; threshold: string }[];
       const scaledObjects = ofKind(built.prod, 'ScaledObject');
@@ -393,6 +430,15 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
         assert.equal(trigger.metadata.query, expected.query, `${scaledObject.metadata.name}: the query`);
         assert.equal(trigger.metadata.threshold, expected.threshold, `${scaledObject.metadata.name}: the threshold`);
         assert.match(trigger.metadata.serverAddress, /^https?:\/\/[^/]+:\d+$/);
+        // Each pod once though the PodMonitors scrape it twice (tests/src/deploy-monitoring.test.ts runs it so).
+        assert.match(trigger.metadata.query, /^sum\(max by \(namespace, pod\) \(imesh_model_queue_rows\{[^}]*\}\)\)$/, `${scaledObject.metadata.name}: the query`);
+        // An empty answer (nothing scraped) is an error, not an idle queue at 0; errors lead to the fallback.
+        assert.equal(trigger.metadata.ignoreNullValues, 'false', `${scaledObject.metadata.name}: ignoreNullValues`);
+        assert.equal(trigger.metricType ?? 'AverageValue', 'AverageValue', 'fallback works with AverageValue only');
+        const { fallback } = scaledObject.spec;
+        assert.ok(fallback, `${scaledObject.metadata.name}: a fallback`);
+        assert.ok(fallback.failureThreshold >= 1 && fallback.failureThreshold <= 10, `${scaledObject.metadata.name}: fallback.failureThreshold ${fallback.failureThreshold}`);
+        assert.ok(fallback.replicas > scaledObject.spec.minReplicaCount && fallback.replicas <= scaledObject.spec.maxReplicaCount, `${scaledObject.metadata.name}: fallback.replicas ${fallback.replicas}`);
         assert.ok(scaledObject.spec.minReplicaCount >= 1, 'a model Deployment never scales to zero (nothing would measure its queue)');
         assert.ok(scaledObject.spec.advanced.horizontalPodAutoscalerConfig.behavior.scaleDown.stabilizationWindowSeconds >= 60);
       }

@@ -1,5 +1,6 @@
-// Validation of Kubernetes, Istio and KEDA manifests against the schemas of kubernetes-models,
-// @kubernetes-models/istio and @kubernetes-models/keda, for tests/src/deploy-manifests.test.ts.
+// Validation of Kubernetes, Istio, KEDA and Prometheus Operator manifests against the schemas of kubernetes-models,
+// @kubernetes-models/istio, @kubernetes-models/keda and @kubernetes-models/prometheus-operator, for
+// tests/src/deploy-manifests.test.ts.
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -13,6 +14,7 @@ import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1b
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1beta1/AuthorizationPolicy';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { dirname, join } from 'node:path';
 import * as ts from 'typescript';
 
@@ -43,6 +45,11 @@ const KINDS: Readonly<Record<string, Kind>> = {
   },
   'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget, typeModule: 'kubernetes-models/policy/v1/PodDisruptionBudget', typeName: 'IPodDisruptionBudget' },
   'keda.sh/v1alpha1/ScaledObject': { model: ScaledObject, typeModule: '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject', typeName: 'IScaledObject' },
+  'monitoring.coreos.com/v1/PodMonitor': {
+    model: PodMonitor,
+    typeModule: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor',
+    typeName: 'IPodMonitor',
+  },
   'networking.istio.io/v1beta1/DestinationRule': {
     model: DestinationRule,
     typeModule: '@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule',

@@ -15,6 +15,8 @@ export interface Sample {
 export interface PrometheusOptions {
   /** Scrape jobs: job name -> `host:port` serving /metrics. */
   readonly targets: Readonly<Record<string, string>>;
+  /** More scrape jobs, as Prometheus's configuration file writes them (several targets, target labels). */
+  readonly scrapeConfigs?: readonly Readonly<Record<string, unknown>>[];
   /** Rule files Prometheus loads and evaluates (absolute paths). */
   readonly ruleFiles?: readonly string[];
   /** Scrape and rule evaluation interval; short, so a test sees a change within seconds. Default 1 s. */
@@ -45,7 +47,10 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Runni
     stringify({
       global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
       rule_files: options.ruleFiles ?? [],
-      scrape_configs: Object.entries(options.targets).map(([job, target]) => ({ job_name: job, static_configs: [{ targets: [target] }] })),
+      scrape_configs: [
+        ...Object.entries(options.targets).map(([job, target]) => ({ job_name: job, static_configs: [{ targets: [target] }] })),
+        ...(options.scrapeConfigs ?? []),
+      ],
     }),
   );
   // The port is found free, then handed to Prometheus: another process may take it in between, so try again.

@@ -43,6 +43,17 @@ interface QuerySet {
   readonly latencyMeasure: string;
 }
 
+/**
+ * `sum by (BY) (EXPR)`, with each pod counted once however many jobs scrape it. Under Istio a pod is scraped twice
+ * (k8s/overlays/prod/pod-monitors.yaml: its `metrics` port, and the sidecar's merged stats, which repeat the app's
+ * metrics); a second scraper of the sidecar (Istio's own PodMonitor) doubles Envoy's. So: sum each scrape's series
+ * of a pod (job and instance tell the scrapes apart), keep the largest of a pod's scrapes (they agree), then sum over
+ * pods. Needs the `namespace` and `pod` labels Kubernetes discovery sets; k8s/monitoring/queries.yaml has the rule.
+ */
+export function countedOncePerPod(by: string, expr: string): string {
+  return `sum by (${by}) (max by (namespace, pod, ${by}) (sum by (namespace, pod, job, instance, ${by}) (${expr})))`;
+}
+
 /** The PromQL each source answers with; every query groups by the version label. */
 export function canaryQueries(source: MetricsSource, options: Pick<CanaryStatusOptions, 'model' | 'namespace' | 'window'>): QuerySet {
   const { model, namespace, window } = options;
@@ -51,9 +62,9 @@ export function canaryQueries(source: MetricsSource, options: Pick<CanaryStatusO
     return {
       versionLabel: 'model_version',
       labelValue: (version) => version,
-      requests: `sum by (model_version) (increase(imesh_model_requests_total{${selector}}[${window}]))`,
-      failures: `sum by (model_version) (increase(imesh_model_requests_total{${selector},rpc_grpc_status_code=~"${FAILURE_CODES.join('|')}"}[${window}]))`,
-      p99: `histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_bucket{${selector}}[${window}])))`,
+      requests: countedOncePerPod('model_version', `increase(imesh_model_requests_total{${selector}}[${window}])`),
+      failures: countedOncePerPod('model_version', `increase(imesh_model_requests_total{${selector},rpc_grpc_status_code=~"${FAILURE_CODES.join('|')}"}[${window}])`),
+      p99: `histogram_quantile(0.99, ${countedOncePerPod('model_version, le', `rate(imesh_model_compute_duration_bucket{${selector}}[${window}])`)})`,
       p99ToSeconds: 1,
       latencyMeasure: 'p99 batch compute time (model service)',
     };
@@ -64,9 +75,9 @@ export function canaryQueries(source: MetricsSource, options: Pick<CanaryStatusO
   return {
     versionLabel: 'destination_version',
     labelValue: (version) => `v${version}`,
-    requests: `sum by (destination_version) (increase(istio_requests_total{${selector}}[${window}]))`,
-    failures: `sum by (destination_version) (increase(istio_requests_total{${selector},grpc_response_status=~"${FAILURE_CODE_NUMBERS.join('|')}"}[${window}]))`,
-    p99: `histogram_quantile(0.99, sum by (destination_version, le) (rate(istio_request_duration_milliseconds_bucket{${selector}}[${window}])))`,
+    requests: countedOncePerPod('destination_version', `increase(istio_requests_total{${selector}}[${window}])`),
+    failures: countedOncePerPod('destination_version', `increase(istio_requests_total{${selector},grpc_response_status=~"${FAILURE_CODE_NUMBERS.join('|')}"}[${window}])`),
+    p99: `histogram_quantile(0.99, ${countedOncePerPod('destination_version, le', `rate(istio_request_duration_milliseconds_bucket{${selector}}[${window}])`)})`,
     p99ToSeconds: 0.001,
     latencyMeasure: 'p99 request time (Istio, from the gateway)',
   };

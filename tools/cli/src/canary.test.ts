@@ -219,9 +219,10 @@ describe('imesh canary', () => {
       assert.match(report, /^2 \(canary\)\s+500\s+0\.00%\s+11\.0 ms$/m);
       assert.match(report, /^promote: version 2 is within the limits/m);
       assert.deepEqual(queries.sort(), [
-        'histogram_quantile(0.99, sum by (model_version, le) (rate(imesh_model_compute_duration_bucket{model_name="sentiment"}[5m])))',
-        'sum by (model_version) (increase(imesh_model_requests_total{model_name="sentiment",rpc_grpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|FAILED_PRECONDITION|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"}[5m]))',
-        'sum by (model_version) (increase(imesh_model_requests_total{model_name="sentiment"}[5m]))',
+        // Each pod once, however many jobs scrape it (countedOncePerPod; tests/src/deploy-monitoring.test.ts runs them).
+        'histogram_quantile(0.99, sum by (model_version, le) (max by (namespace, pod, model_version, le) (sum by (namespace, pod, job, instance, model_version, le) (rate(imesh_model_compute_duration_bucket{model_name="sentiment"}[5m])))))',
+        'sum by (model_version) (max by (namespace, pod, model_version) (sum by (namespace, pod, job, instance, model_version) (increase(imesh_model_requests_total{model_name="sentiment",rpc_grpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|FAILED_PRECONDITION|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"}[5m]))))',
+        'sum by (model_version) (max by (namespace, pod, model_version) (sum by (namespace, pod, job, instance, model_version) (increase(imesh_model_requests_total{model_name="sentiment"}[5m]))))',
       ]);
     });
 
