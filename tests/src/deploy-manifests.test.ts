@@ -410,6 +410,13 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
       };
       assert.equal(address('10.1.2.3'), '10.1.2.3:15020');
       assert.equal(address('fd00:10::7'), '[fd00:10::7]:15020');
+      // The merged stats repeat the app's series: the Istio job keeps Istio's and Envoy's own, so that sums over
+      // pods (the dashboard's) count the app's once.
+      const kept = (name: string): boolean =>
+        (istio.metricRelabelings ?? []).every((rule: Json) => rule.action !== 'keep' || (rule.sourceLabels.join(';') === '__name__' && new RegExp(`^(?:${rule.regex})$`).test(name)));
+      assert.ok((istio.metricRelabelings ?? []).some((rule: Json) => rule.action === 'keep'), 'the Istio job keeps only Istio\'s series');
+      for (const name of ['istio_requests_total', 'istio_request_duration_milliseconds_bucket', 'envoy_cluster_upstream_rq_total']) assert.ok(kept(name), `keeps ${name}`);
+      for (const name of ['imesh_model_queue_rows', 'rpc_server_duration_count', 'imesh_gateway_inflight']) assert.ok(!kept(name), `drops the app's ${name}`);
     });
 
     it('scales each model Deployment with a KEDA ScaledObject running the canonical PromQL of k8s/monitoring/queries.yaml', () => {

@@ -16,6 +16,7 @@ describe('EnvReader', () => {
       drainTimeoutMs: 10_000,
       logLevel: 'debug',
       keepalive: { timeMs: 5_000, timeoutMs: 5_000 },
+      maxConnectionAgeMs: 300_000,
     });
   });
 

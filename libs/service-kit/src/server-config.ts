@@ -29,7 +29,15 @@ export interface ServerConfig {
   readonly tls?: TlsConfig;
   /** HTTP/2 keepalive, for the server's pings and the service's own clients; defaults in KEEPALIVE_DEFAULTS. */
   readonly keepalive?: KeepaliveConfig;
+  /**
+   * A connection older than this is sent GOAWAY (calls on it finish; new ones open a new connection), so clients
+   * resolve the name again and reach pods added since: what spreads load over a headless Service's pods without a
+   * mesh. 0: connections live as long as their peers. Absent: DEFAULT_MAX_CONNECTION_AGE_MS.
+   */
+  readonly maxConnectionAgeMs?: number;
 }
+
+export const DEFAULT_MAX_CONNECTION_AGE_MS = 300_000;
 
 /**
  * A ping every `timeMs` on each connection, and a peer that does not answer one within `timeoutMs` is dropped:
@@ -59,6 +67,7 @@ export function readServerConfig(env: EnvReader, service: ServiceName): ServerCo
       timeMs: env.integer('IMESH_KEEPALIVE_TIME_MS', KEEPALIVE_DEFAULTS.timeMs, { min: 1_000, max: 3_600_000 }),
       timeoutMs: env.integer('IMESH_KEEPALIVE_TIMEOUT_MS', KEEPALIVE_DEFAULTS.timeoutMs, { min: 100, max: 600_000 }),
     },
+    maxConnectionAgeMs: env.integer('IMESH_MAX_CONNECTION_AGE_MS', DEFAULT_MAX_CONNECTION_AGE_MS, { min: 0, max: 86_400_000 }),
     ...withTls(readTlsConfig(env)),
   };
 }

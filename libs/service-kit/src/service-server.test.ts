@@ -57,6 +57,43 @@ describe('ServiceServer', () => {
     }
   });
 
+  it('sends GOAWAY to a connection older than maxConnectionAgeMs, so the client connects (and resolves) again; calls keep working', async function () {
+    this.timeout(15_000);
+    const proto = loadPostprocessProto();
+    const aged = async (maxConnectionAgeMs: number): Promise<grpc.connectivityState[]> => {
+      const server = new ServiceServer({ host: '127.0.0.1', port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 0, drainTimeoutMs: 1_000, logLevel: 'error', maxConnectionAgeMs }, logger);
+      server.addService(SERVICE_NAMES.postprocess, proto.grpc.inference_mesh.postprocess.v1.PostprocessService.service, {
+        Postprocess: unaryHandler('Postprocess', logger, async () => ({ predictions: [] })),
+      }, proto.packageDefinition);
+      const port = await server.start();
+      server.setServing(true);
+      const client = new proto.grpc.inference_mesh.postprocess.v1.PostprocessService(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const call = () => new Promise<grpc.ServiceError | null>((resolve) => client.Postprocess({ rows: 1 }, (error) => resolve(error)));
+      const channel = client.getChannel();
+      const states: grpc.connectivityState[] = [];
+      let watching = true;
+      const watch = (): void => {
+        const state = channel.getConnectivityState(false);
+        states.push(state);
+        channel.watchConnectivityState(state, Date.now() + 2_000, (error) => watching && error === undefined && watch());
+      };
+      try {
+        assert.equal(await call(), null);
+        watch();
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        assert.equal(await call(), null, 'a call after the GOAWAY succeeds');
+        return states;
+      } finally {
+        watching = false;
+        client.close();
+        await server.shutdown();
+      }
+    };
+    const withAge = await aged(200);
+    assert.ok(withAge.includes(grpc.connectivityState.IDLE), `the aged connection was closed: states ${withAge.map((s) => grpc.connectivityState[s]).join(' -> ')}`);
+    assert.deepEqual(await aged(0), [grpc.connectivityState.READY], '0: the connection stays');
+  });
+
   it('cancels what is still running at the drain timeout, so shutdown ends within grace + drain', async () => {
     const proto = loadPostprocessProto();
     const server = new ServiceServer({ host: '127.0.0.1', port: 0, maxMessageBytes: 1 << 20, shutdownGraceMs: 100, drainTimeoutMs: 300, logLevel: 'error' }, logger);

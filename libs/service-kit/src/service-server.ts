@@ -5,7 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
 import type { Logger } from './logger';
-import { KEEPALIVE_DEFAULTS, type ServerConfig } from './server-config';
+import { DEFAULT_MAX_CONNECTION_AGE_MS, KEEPALIVE_DEFAULTS, type ServerConfig } from './server-config';
 import { serverCredentials } from './tls';
 
 export type { ServingStatus };
@@ -47,6 +47,7 @@ export class ServiceServer {
     private readonly logger: Logger,
   ) {
     const keepalive = config.keepalive ?? KEEPALIVE_DEFAULTS;
+    const maxConnectionAgeMs = config.maxConnectionAgeMs ?? DEFAULT_MAX_CONNECTION_AGE_MS;
     this.server = new Server({
       'grpc.max_receive_message_length': config.maxMessageBytes,
       'grpc.max_send_message_length': config.maxMessageBytes,
@@ -59,6 +60,8 @@ export class ServiceServer {
       // 5 minutes without data; grpc-js does not police pings, but peers that read this option do).
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_recv_ping_interval_without_data_ms': Math.min(5_000, keepalive.timeMs),
+      // Calls in flight on an aged connection are never cut (grpc-js's grace defaults to unlimited): streams too.
+      ...(maxConnectionAgeMs > 0 && { 'grpc.max_connection_age_ms': maxConnectionAgeMs }),
       interceptors: [...ServiceServer.processInterceptors],
     });
   }
