@@ -57,10 +57,10 @@ function exposition(pod: FakePod): string {
     lines.push('# TYPE imesh_model_queue_rows gauge', `imesh_model_queue_rows{${labels}} ${queueRows}`);
     lines.push('# TYPE imesh_model_requests_total counter');
     for (const [code, rate] of Object.entries(perSecond)) lines.push(`imesh_model_requests_total{${labels},rpc_grpc_status_code="${code}"} ${rate * seconds}`);
-    // One batch a second, each taking 5-10 ms.
-    lines.push('# TYPE imesh_model_compute_duration histogram');
-    for (const [le, share] of [['0.005', 0], ['0.01', 1], ['0.1', 1], ['+Inf', 1]] as const) lines.push(`imesh_model_compute_duration_bucket{${labels},le="${le}"} ${share * seconds}`);
-    lines.push(`imesh_model_compute_duration_sum{${labels}} ${0.008 * seconds}`, `imesh_model_compute_duration_count{${labels}} ${seconds}`);
+    // One request a second, each taking 5-10 ms.
+    lines.push('# TYPE imesh_model_request_duration histogram');
+    for (const [le, share] of [['0.005', 0], ['0.01', 1], ['0.1', 1], ['+Inf', 1]] as const) lines.push(`imesh_model_request_duration_bucket{${labels},le="${le}"} ${share * seconds}`);
+    lines.push(`imesh_model_request_duration_sum{${labels}} ${0.008 * seconds}`, `imesh_model_request_duration_count{${labels}} ${seconds}`);
   }
   if (pod.istio) {
     lines.push('# TYPE imesh_gateway_breaker_state gauge', 'imesh_gateway_breaker_state{downstream="postprocess"} 1', 'imesh_gateway_breaker_state{downstream="model"} 0');

@@ -68,6 +68,7 @@ export class InferenceHandlers {
    * request whose caller has already gone, runs, and answers with raw little-endian outputs.
    */
   async modelInfer(request: inference.ModelInferRequest__Output, context: CallContext): Promise<inference.ModelInferResponse> {
+    const startedMs = performance.now();
     let attributes: VersionAttributes | { 'model.name': string } = { 'model.name': request.modelName };
     try {
       const modelName = requireModelName(request);
@@ -103,10 +104,10 @@ export class InferenceHandlers {
         // And the trace says it too: the call's server span (active while the handler runs, when telemetry is on).
         trace.getActiveSpan()?.setAttributes({ ...attributes, 'imesh.batch.id': result.batchId, 'imesh.batch.size': result.batchRows });
       }
-      this.options.metrics.recordRequest(attributes, 'OK');
+      this.options.metrics.recordRequest(attributes, 'OK', (performance.now() - startedMs) / 1000);
       return response;
     } catch (error) {
-      this.options.metrics.recordRequest(attributes, statusName(error));
+      this.options.metrics.recordRequest(attributes, statusName(error), (performance.now() - startedMs) / 1000);
       throw error;
     }
   }

@@ -10,9 +10,9 @@ describe('ModelMetrics', () => {
     let depth = { requests: 7, rows: 90 };
     metrics.trackVersion(v2, () => depth, 5_000_000);
     metrics.recordBatch(v2, { rows: 4, paddedCells: 10, totalCells: 40, queueTimesMs: [1, 2, 3], computeMs: 8, computeWaitMs: 3 });
-    metrics.recordRequest(v2, 'OK');
-    metrics.recordRequest(v2, 'OK');
-    metrics.recordRequest(v2, 'RESOURCE_EXHAUSTED');
+    metrics.recordRequest(v2, 'OK', 0.004);
+    metrics.recordRequest(v2, 'OK', 0.006);
+    metrics.recordRequest(v2, 'RESOURCE_EXHAUSTED', 0.001);
 
     let points = await collect();
     assert.deepEqual(points.get('imesh.model.queue.size')!.map((p) => [p.attributes, p.value]), [[v2, 7]]);
@@ -28,6 +28,8 @@ describe('ModelMetrics', () => {
     assert.equal(points.get('imesh.model.executions')![0]!.value, 1);
     const requests = points.get('imesh.model.requests')!.map((p) => [p.attributes['rpc.grpc.status_code'], p.value]);
     assert.deepEqual(requests, [['OK', 2], ['RESOURCE_EXHAUSTED', 1]]);
+    const durations = points.get('imesh.model.request.duration')!.map((p) => [p.attributes['rpc.grpc.status_code'], (p.value as Histogram).count, (p.value as Histogram).sum]);
+    assert.deepEqual(durations, [['OK', 2, 0.01], ['RESOURCE_EXHAUSTED', 1, 0.001]]);
 
     depth = { requests: 0, rows: 0 };
     points = await collect();

@@ -49,6 +49,7 @@ export class ModelMetrics {
   private readonly batchSize;
   private readonly padding;
   private readonly requests;
+  private readonly requestDuration;
   private readonly inferences;
   private readonly executions;
   private readonly refusals;
@@ -112,6 +113,11 @@ export class ModelMetrics {
       unit: '{request}',
       valueType: ValueType.INT,
     });
+    this.requestDuration = meter.createHistogram('imesh.model.request.duration', {
+      description: 'ModelInfer as the model service served it, by gRPC status code: checks, the batcher queue, compute and encoding (what a canary analysis compares; compute alone misses a queue that backs up)',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
+    });
     this.inferences = meter.createCounter('imesh.model.inferences', {
       description: 'Rows inferred (inferences / executions = mean batch size)',
       unit: '{row}',
@@ -151,7 +157,10 @@ export class ModelMetrics {
     this.refusals.add(1, { ...attributes, reason });
   }
 
-  recordRequest(attributes: VersionAttributes | { readonly 'model.name': string }, statusCode: string): void {
-    this.requests.add(1, { ...attributes, 'rpc.grpc.status_code': statusCode });
+  /** `seconds`: from the handler's start to its answer or error. */
+  recordRequest(attributes: VersionAttributes | { readonly 'model.name': string }, statusCode: string, seconds: number): void {
+    const withStatus = { ...attributes, 'rpc.grpc.status_code': statusCode };
+    this.requests.add(1, withStatus);
+    this.requestDuration.record(seconds, withStatus);
   }
 }

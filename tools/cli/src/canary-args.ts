@@ -19,7 +19,8 @@ Set options:
 
 Status options:
   --prometheus URL         the Prometheus server (default: $IMESH_PROMETHEUS_URL)
-  --source app|istio       app: the model service's metrics (imesh_model_requests_total, compute time);
+  --source app|istio       app: the model service's metrics (imesh_model_requests_total, ModelInfer
+                           time with the batcher's queue);
                            istio: the sidecars' istio_requests_total and request duration (default: app)
   --model NAME             the model (default: sentiment)
   --window DURATION        the Prometheus range to compare over (default: 5m)

@@ -64,9 +64,9 @@ export function canaryQueries(source: MetricsSource, options: Pick<CanaryStatusO
       labelValue: (version) => version,
       requests: countedOncePerPod('model_version', `increase(imesh_model_requests_total{${selector}}[${window}])`),
       failures: countedOncePerPod('model_version', `increase(imesh_model_requests_total{${selector},rpc_grpc_status_code=~"${FAILURE_CODES.join('|')}"}[${window}])`),
-      p99: `histogram_quantile(0.99, ${countedOncePerPod('model_version, le', `rate(imesh_model_compute_duration_bucket{${selector}}[${window}])`)})`,
+      p99: `histogram_quantile(0.99, ${countedOncePerPod('model_version, le', `rate(imesh_model_request_duration_bucket{${selector}}[${window}])`)})`,
       p99ToSeconds: 1,
-      latencyMeasure: 'p99 batch compute time (model service)',
+      latencyMeasure: 'p99 ModelInfer time, queue included (model service)',
     };
   }
   // Istio's standard metrics, as the gateway's sidecar reports them: every attempt, failed connections included,

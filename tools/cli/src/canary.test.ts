@@ -220,7 +220,7 @@ describe('imesh canary', () => {
       assert.match(report, /^promote: version 2 is within the limits/m);
       assert.deepEqual(queries.sort(), [
         // Each pod once, however many jobs scrape it (countedOncePerPod; tests/src/deploy-monitoring.test.ts runs them).
-        'histogram_quantile(0.99, sum by (model_version, le) (max by (namespace, pod, model_version, le) (sum by (namespace, pod, job, instance, model_version, le) (rate(imesh_model_compute_duration_bucket{model_name="sentiment"}[5m])))))',
+        'histogram_quantile(0.99, sum by (model_version, le) (max by (namespace, pod, model_version, le) (sum by (namespace, pod, job, instance, model_version, le) (rate(imesh_model_request_duration_bucket{model_name="sentiment"}[5m])))))',
         'sum by (model_version) (max by (namespace, pod, model_version) (sum by (namespace, pod, job, instance, model_version) (increase(imesh_model_requests_total{model_name="sentiment",rpc_grpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|FAILED_PRECONDITION|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"}[5m]))))',
         'sum by (model_version) (max by (namespace, pod, model_version) (sum by (namespace, pod, job, instance, model_version) (increase(imesh_model_requests_total{model_name="sentiment"}[5m]))))',
       ]);
@@ -236,7 +236,7 @@ describe('imesh canary', () => {
       answers = { requests: { '1': '9500', '2': '500' }, failures: {}, p99: { '1': '0.010', '2': '0.013' } };
       const slow = io();
       assert.equal(await runCanary(['status', '--prometheus', url], slow), 3);
-      assert.match(slow.stdout.join(''), /p99 batch compute time \(model service\) 13\.0 ms vs 10\.0 ms: \+30\.0% \(limit \+25%\)/);
+      assert.match(slow.stdout.join(''), /p99 ModelInfer time, queue included \(model service\) 13\.0 ms vs 10\.0 ms: \+30\.0% \(limit \+25%\)/);
       assert.equal(await runCanary(['status', '--prometheus', url, '--max-p99-increase', '0.5'], io()), 0, 'a looser limit promotes it');
     });
 
