@@ -1,6 +1,7 @@
-import { optionTable, parseStrict, UsageError } from '@inference-mesh/tool-kit';
+import { optionTable, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
+import { scheduleProblem } from './rollout-state';
 
-export const CANARY_USAGE = `Usage: imesh canary <set|status> [options]
+export const CANARY_USAGE = `Usage: imesh canary <set|status|run|resume|abort> [options]
 
   canary set --weight N    send N% of the default model's unpinned requests to the canary version, 100-N% to
                            the stable one: writes the gateway's split (the "weights" key of ConfigMap
@@ -8,7 +9,15 @@ export const CANARY_USAGE = `Usage: imesh canary <set|status> [options]
                            restarting), in --file PATH... or through kubectl
   canary status            compare the canary's error ratio and p99 with the stable version's from Prometheus,
                            and say whether to promote or roll back; exit status 0 promote, 3 roll back,
-                           4 not enough traffic yet
+                           4 not enough traffic yet; with a rollout recorded, its history first
+  canary run               a rollout controller: step the canary's share through --schedule, hold each step
+                           for --interval, analyse it (error ratio, p99, prediction agreement), then go on,
+                           hold again (not enough data), roll back (--failure-threshold failed analyses) or,
+                           after the last step below 100, promote; runs until done, exit status 0 promoted,
+                           3 rolled back or aborted. Its state is kept beside the split, so a controller
+                           started again goes on from the recorded step
+  canary resume            go on from a --pause-at step
+  canary abort             roll back now (share 0); a running controller stops
 
 Set options:
   --weight N               the canary's share, 0 to 100 (0 rolls back, 100 completes the promotion)
@@ -30,7 +39,22 @@ Status options:
   --max-p99-increase X     roll back if the canary's p99 exceeds the stable one's by more than this fraction
                            (default: 0.25)
 
+Run options (and the status options above):
+  --schedule LIST          the canary's share at each step (default: 5,10,25,50,100; the last, 100, is the
+                           promotion)
+  --interval DURATION      how long each step holds before its analysis, e.g. 30s, 2m (default: 60s; the
+                           analysis reads Prometheus over the same window)
+  --failure-threshold N    failed analyses that roll back (default: 2)
+  --max-inconclusive N     inconclusive analyses in a row (too little traffic) that roll back (default: 10)
+  --pause-at SHARE         stop at this share until "canary resume" (repeatable)
+  --min-agreement X        roll back if fewer than this share of the gateway's shadowed rows get the same label
+                           from both versions (default: 0.95; 0 does not judge agreement)
+  --max-score-difference X roll back if the mean |score difference| of shadowed rows exceeds X (default: 0.05)
+  --min-agreement-rows N   shadowed rows an agreement verdict needs (default: 50)
+
 Common options:
+  --split-dir DIR          the split as files (DIR/weights, DIR/rollout: a gateway with
+                           IMESH_MODEL_VERSION_WEIGHTS_FILE=DIR/weights), instead of the ConfigMap
   --stable VERSION         the version serving most traffic (default: 1; subset v1)
   --canary VERSION         the version under test (default: 2; subset v2)
   -n, --namespace NS       the namespace of the mesh (default: imesh)
@@ -55,6 +79,8 @@ export type MetricsSource = 'app' | 'istio';
 
 export interface CanaryStatusCommand extends CanaryVersions {
   readonly kind: 'canary-status';
+  /** Where a recorded rollout's history is read from, when one is given. */
+  readonly splitDir?: string;
   readonly prometheusUrl: string;
   readonly source: MetricsSource;
   readonly model: string;
@@ -66,37 +92,77 @@ export interface CanaryStatusCommand extends CanaryVersions {
   readonly maxP99Increase: number;
 }
 
+/** Where the split lives: a directory of files, or the ConfigMap through kubectl. */
+export interface SplitLocation {
+  readonly splitDir: string | undefined;
+  readonly namespace: string;
+  readonly configMap: string;
+}
+
+export interface CanaryRunCommand extends Omit<CanaryStatusCommand, 'kind' | 'window' | 'splitDir'>, SplitLocation {
+  readonly kind: 'canary-run';
+  readonly schedule: readonly number[];
+  readonly intervalMs: number;
+  readonly failureThreshold: number;
+  readonly maxInconclusive: number;
+  readonly pauseAt: readonly number[];
+  readonly minAgreement: number;
+  readonly maxScoreDifference: number;
+  readonly minAgreementRows: number;
+}
+
+export interface CanaryControlCommand extends SplitLocation {
+  readonly kind: 'canary-resume' | 'canary-abort';
+}
+
 export interface CanaryHelpCommand {
   readonly kind: 'canary-help';
 }
 
-export type CanaryCommand = CanarySetCommand | CanaryStatusCommand | CanaryHelpCommand;
+export type CanaryCommand = CanarySetCommand | CanaryStatusCommand | CanaryRunCommand | CanaryControlCommand | CanaryHelpCommand;
 
 const OPTIONS = optionTable({
-  text: ['weight', 'config-map', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace'],
+  text: [
+    'weight', 'config-map', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace',
+    'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir',
+  ],
   flags: ['help'],
-  lists: ['file'],
+  lists: ['file', 'pause-at'],
   short: { help: 'h', file: 'f', namespace: 'n' },
 });
 
-const SET_ONLY = ['weight', 'file', 'config-map'] as const;
-const STATUS_ONLY = ['prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase'] as const;
+const COMMON = ['stable', 'canary', 'namespace', 'help'];
+const ANALYSIS = ['prometheus', 'source', 'model', 'min-requests', 'max-error-increase', 'max-p99-increase'];
+const ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  set: [...COMMON, 'weight', 'file', 'config-map'],
+  status: [...COMMON, ...ANALYSIS, 'window', 'split-dir'],
+  run: [...COMMON, ...ANALYSIS, 'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'pause-at', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir', 'config-map'],
+  resume: ['namespace', 'help', 'split-dir', 'config-map'],
+  abort: ['namespace', 'help', 'split-dir', 'config-map'],
+};
 
 /** Parses what follows `imesh canary`; throws UsageError for anything it cannot run. */
 export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): CanaryCommand {
   const { values, positionals } = parseStrict(argv, OPTIONS);
   if (values.help) return { kind: 'canary-help' };
   const [action, ...rest] = positionals;
-  if (action === undefined) throw new UsageError('"canary" needs "set" or "status"');
-  if (action !== 'set' && action !== 'status') throw new UsageError(`unknown canary command ${JSON.stringify(action)}: use "set" or "status"`);
+  if (action === undefined) throw new UsageError('"canary" needs "set", "status", "run", "resume" or "abort"');
+  const allowed = ALLOWED[action];
+  if (!allowed) throw new UsageError(`unknown canary command ${JSON.stringify(action)}: use "set", "status", "run", "resume" or "abort"`);
   if (rest.length > 0) throw new UsageError(`"canary ${action}" takes no arguments, got ${JSON.stringify(rest[0])}`);
-  const misplaced = (action === 'set' ? STATUS_ONLY : SET_ONLY).find((option) => values[option] !== undefined);
+  const misplaced = Object.keys(values).find((option) => values[option as keyof typeof values] !== undefined && !allowed.includes(option));
   if (misplaced) throw new UsageError(`--${misplaced} is not an option of "canary ${action}"`);
 
   const stable = version(values.stable ?? '1', '--stable');
   const canary = version(values.canary ?? '2', '--canary');
   if (stable === canary) throw new UsageError(`--stable and --canary are both ${stable}: name two versions`);
   const namespace = nonEmpty(values.namespace ?? 'imesh', '--namespace');
+  const location: SplitLocation = {
+    splitDir: values['split-dir'] === undefined ? undefined : nonEmpty(values['split-dir'], '--split-dir'),
+    namespace,
+    configMap: nonEmpty(values['config-map'] ?? 'gateway-version-split', '--config-map'),
+  };
+  if (action === 'resume' || action === 'abort') return { kind: action === 'resume' ? 'canary-resume' : 'canary-abort', ...location };
 
   if (action === 'set') {
     if (values.weight === undefined) throw new UsageError('"canary set" needs --weight N (0 to 100)');
@@ -109,30 +175,59 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
       canaryPercent: integer(values.weight, '--weight', 0, 100),
       files,
       namespace,
-      configMap: nonEmpty(values['config-map'] ?? 'gateway-version-split', '--config-map'),
+      configMap: location.configMap,
     };
   }
 
   const prometheusUrl = values.prometheus ?? env['IMESH_PROMETHEUS_URL'] ?? '';
-  if (prometheusUrl === '') throw new UsageError('"canary status" needs --prometheus URL (or IMESH_PROMETHEUS_URL)');
+  if (prometheusUrl === '') throw new UsageError(`"canary ${action}" needs --prometheus URL (or IMESH_PROMETHEUS_URL)`);
   if (!/^https?:\/\/[^/]/.test(prometheusUrl)) throw new UsageError(`--prometheus must be an http:// or https:// URL, got ${JSON.stringify(prometheusUrl)}`);
   const source = values.source ?? 'app';
   if (source !== 'app' && source !== 'istio') throw new UsageError(`--source must be "app" or "istio", got ${JSON.stringify(source)}`);
-  const window = values.window ?? '5m';
-  if (!/^[0-9]+(ms|s|m|h|d)$/.test(window)) throw new UsageError(`--window must be a Prometheus duration such as 5m or 1h, got ${JSON.stringify(window)}`);
-  return {
-    kind: 'canary-status',
+  const analysis = {
     stable,
     canary,
     prometheusUrl: prometheusUrl.replace(/\/+$/, ''),
-    source,
+    source: source as MetricsSource,
     model: nonEmpty(values.model ?? 'sentiment', '--model'),
     namespace,
-    window,
     minRequests: integer(values['min-requests'] ?? '100', '--min-requests', 1, Number.MAX_SAFE_INTEGER),
     maxErrorRatioIncrease: fraction(values['max-error-increase'] ?? '0.01', '--max-error-increase'),
     maxP99Increase: fraction(values['max-p99-increase'] ?? '0.25', '--max-p99-increase'),
   };
+  if (action === 'run') {
+    const schedule = positiveIntegerList(values.schedule ?? '5,10,25,50,100', '--schedule');
+    const problem = scheduleProblem(schedule);
+    if (problem) throw new UsageError(`--schedule ${values.schedule}: ${problem}`);
+    const pauseAt = (values['pause-at'] ?? []).map((text) => integer(text, '--pause-at', 1, 100));
+    const unknownPause = pauseAt.find((share) => !schedule.includes(share) || share === 100);
+    if (unknownPause !== undefined) throw new UsageError(`--pause-at ${unknownPause} is not a step of the schedule below 100 (${schedule.join(', ')})`);
+    const minAgreement = fraction(values['min-agreement'] ?? '0.95', '--min-agreement');
+    if (minAgreement > 1) throw new UsageError(`--min-agreement is a share from 0 to 1, got ${minAgreement}`);
+    return {
+      kind: 'canary-run',
+      ...analysis,
+      ...location,
+      schedule,
+      intervalMs: seconds(durationSeconds(values.interval ?? '60s', '--interval'), '--interval', 1) * 1000,
+      failureThreshold: integer(values['failure-threshold'] ?? '2', '--failure-threshold', 1, 1000),
+      maxInconclusive: integer(values['max-inconclusive'] ?? '10', '--max-inconclusive', 1, 100_000),
+      pauseAt,
+      minAgreement,
+      maxScoreDifference: fraction(values['max-score-difference'] ?? '0.05', '--max-score-difference'),
+      minAgreementRows: integer(values['min-agreement-rows'] ?? '50', '--min-agreement-rows', 1, Number.MAX_SAFE_INTEGER),
+    };
+  }
+  const window = values.window ?? '5m';
+  if (!/^[0-9]+(ms|s|m|h|d)$/.test(window)) throw new UsageError(`--window must be a Prometheus duration such as 5m or 1h, got ${JSON.stringify(window)}`);
+  return { kind: 'canary-status', ...analysis, window, ...(location.splitDir !== undefined && { splitDir: location.splitDir }) };
+}
+
+/** `30s`, `2m`, `1h` (or plain seconds) as a number of seconds, in text for tool-kit's `seconds` check. */
+function durationSeconds(text: string, name: string): string {
+  const match = /^([0-9]+)(s|m|h)?$/.exec(text);
+  if (!match) throw new UsageError(`${name} must be a duration such as 30s or 2m, got ${JSON.stringify(text)}`);
+  return String(Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as 's' | 'm' | 'h' ?? 's']);
 }
 
 function version(text: string, name: string): string {

@@ -81,7 +81,7 @@ describe('imesh canary', () => {
     it('refuses what it cannot run, saying why', () => {
       const refuses = (argv: string[], pattern: RegExp, env = {}) =>
         assert.throws(() => parseCanaryCommand(argv, env), (error: unknown) => error instanceof UsageError && pattern.test(error.message), argv.join(' '));
-      refuses([], /needs "set" or "status"/);
+      refuses([], /needs "set", "status", "run", "resume" or "abort"/);
       refuses(['promote'], /unknown canary command "promote"/);
       refuses(['set'], /needs --weight N \(0 to 100\)/);
       refuses(['set', '--weight', '101'], /--weight must be an integer from 0 to 100, got "101"/);
@@ -101,7 +101,7 @@ describe('imesh canary', () => {
     it('prints its usage for --help, and for bad usage with exit status 2', async () => {
       const help = io();
       assert.equal(await runCanary(['--help'], help), 0);
-      assert.match(help.stdout.join(''), /^Usage: imesh canary <set\|status>/);
+      assert.match(help.stdout.join(''), /^Usage: imesh canary <set\|status\|run\|resume\|abort>/);
       const bad = io();
       assert.equal(await runCanary(['set'], bad), 2);
       assert.match(bad.stderr.join(''), /^imesh canary: "canary set" needs --weight N/);

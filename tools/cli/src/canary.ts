@@ -1,4 +1,7 @@
-import { CANARY_USAGE, parseCanaryCommand, type CanarySetCommand } from './canary-args';
+import { CANARY_USAGE, parseCanaryCommand, type CanaryRunCommand, type CanarySetCommand, type SplitLocation } from './canary-args';
+import { analyseStep } from './rollout-analysis';
+import { abortRollout, formatHistory, resumeRollout, runRollout } from './rollout';
+import { ConfigMapStore, DirectoryStore, type RolloutStore } from './rollout-store';
 import { canaryStatus, formatVerdict, type CanaryDecision } from './canary-status';
 import { kubectlOnPath, runKubectl, setSplitInCluster, setSplitInFile, type KubectlRunner } from './canary-weights';
 import { UsageError } from '@inference-mesh/tool-kit';
@@ -9,9 +12,11 @@ export interface CanaryIo {
   readonly err: (text: string) => void;
   /** Absent: kubectl from PATH, when there is one. */
   readonly kubectl?: KubectlRunner;
+  /** Stops a running `canary run` (the CLI wires SIGINT and SIGTERM to it); the rollout's state stays recorded. */
+  readonly signal?: AbortSignal;
 }
 
-/** Exit statuses of `imesh canary status`, so a pipeline can act on the verdict. */
+/** Exit statuses of `imesh canary status` (and `run`: promote 0, rolled back or aborted 3), so a pipeline can act on the verdict. */
 export const CANARY_EXIT: Readonly<Record<CanaryDecision, number>> = { promote: 0, rollback: 3, wait: 4 };
 
 /** `imesh canary ...` with the arguments after `canary`; resolves with the exit status. */
@@ -33,12 +38,34 @@ export async function runCanary(argv: readonly string[], io: CanaryIo): Promise<
         for (const line of await setWeights(command, io)) io.out(`${line}\n`);
         return 0;
       case 'canary-status': {
+        if (command.splitDir !== undefined) {
+          const { rollout } = await new DirectoryStore(command.splitDir).read();
+          if (rollout) io.out(formatHistory(rollout));
+        }
         const verdict = await canaryStatus(command);
         io.out(formatVerdict(verdict));
         return CANARY_EXIT[verdict.decision];
       }
+      case 'canary-run': {
+        const state = await runCanaryRollout(command, io);
+        return state.phase === 'promoted' ? CANARY_EXIT.promote : CANARY_EXIT.rollback;
+      }
+      case 'canary-resume': {
+        const state = await resumeRollout(rolloutStore(command, io));
+        io.out(`resumed the rollout of version ${state.canary} at ${state.schedule[state.step]}%\n`);
+        return 0;
+      }
+      case 'canary-abort': {
+        const state = await abortRollout(rolloutStore(command, io));
+        io.out(`aborted the rollout of version ${state.canary}: its share is 0\n`);
+        return 0;
+      }
     }
   } catch (error) {
+    if (io.signal?.aborted) {
+      io.err('imesh canary: stopped; the rollout stays as recorded beside the split: "imesh canary run" with the same versions goes on from it\n');
+      return 130;
+    }
     io.err(`imesh canary: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
@@ -51,4 +78,25 @@ async function setWeights(command: CanarySetCommand, io: CanaryIo): Promise<stri
   const kubectl = io.kubectl ?? (kubectlOnPath() ? runKubectl : undefined);
   if (!kubectl) throw new Error('kubectl is not on PATH: give the manifest to rewrite with --file PATH (k8s/base/gateway.yaml, which holds the split ConfigMap)');
   return setSplitInCluster(command, command, kubectl);
+}
+
+function rolloutStore(location: SplitLocation, io: CanaryIo): RolloutStore {
+  if (location.splitDir !== undefined) return new DirectoryStore(location.splitDir);
+  const kubectl = io.kubectl ?? (kubectlOnPath() ? runKubectl : undefined);
+  if (!kubectl) throw new Error('kubectl is not on PATH: give the split as files with --split-dir DIR, or run where kubectl reaches the cluster');
+  return new ConfigMapStore(kubectl, location.namespace, location.configMap);
+}
+
+/** `imesh canary run`: until promoted, rolled back or aborted; SIGINT/SIGTERM stop the controller, not the rollout. */
+async function runCanaryRollout(command: CanaryRunCommand, io: CanaryIo) {
+  const window = `${Math.round(command.intervalMs / 1000)}s`;
+  return runRollout(
+    { ...command, pollMs: Math.min(1_000, command.intervalMs) },
+    {
+      store: rolloutStore(command, io),
+      analyse: (share, now) => analyseStep({ ...command, window }, share, now),
+      out: (line) => io.out(`${new Date().toISOString()} ${line}\n`),
+      ...(io.signal && { signal: io.signal }),
+    },
+  );
 }

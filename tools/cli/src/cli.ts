@@ -14,7 +14,15 @@ import { isPipelineError, PipelineClient } from '@inference-mesh/client';
 export async function main(argv: readonly string[]): Promise<number> {
   // Deployment tooling with options of its own, and no gateway connection.
   if (argv[0] === 'canary') {
-    return runCanary(argv.slice(1), { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+    // A running `canary run` stops on SIGINT or SIGTERM (a pod being replaced) between steps' reads; its state is recorded.
+    const stop = new AbortController();
+    const onSignal = () => stop.abort(new Error('stopped by a signal'));
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    try {
+      return await runCanary(argv.slice(1), { env: process.env, out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text), signal: stop.signal });
+    } finally {
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    }
   }
   let command;
   try {
