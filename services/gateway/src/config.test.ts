@@ -67,4 +67,23 @@ describe('readGatewayConfig', () => {
       /IMESH_DOWNSTREAM_TLS="perhaps"/.test(error.message),
     );
   });
+
+  it('reads prediction agreement: on at a 0.1 sample by default, off at 0, and names a bad value', () => {
+    const defaults = new EnvReader({});
+    assert.deepEqual(readGatewayConfig(defaults).shadowing, { sample: 0.1, timeoutMs: 2000, maxInFlight: 2 });
+    defaults.done();
+    const set = new EnvReader({ IMESH_SHADOW_SAMPLE: '1', IMESH_SHADOW_TIMEOUT_MS: '500', IMESH_SHADOW_MAX_IN_FLIGHT: '8' });
+    assert.deepEqual(readGatewayConfig(set).shadowing, { sample: 1, timeoutMs: 500, maxInFlight: 8 });
+    set.done();
+    const off = new EnvReader({ IMESH_SHADOW_SAMPLE: '0' });
+    assert.equal(readGatewayConfig(off).shadowing, undefined);
+    off.done();
+    const bad = new EnvReader({ IMESH_SHADOW_SAMPLE: '10%', IMESH_SHADOW_TIMEOUT_MS: '0', IMESH_SHADOW_MAX_IN_FLIGHT: '0' });
+    readGatewayConfig(bad);
+    assert.throws(() => bad.done(), (error: Error) =>
+      /IMESH_SHADOW_SAMPLE="10%": expected a number from 0 to 1/.test(error.message) &&
+      /IMESH_SHADOW_TIMEOUT_MS="0": expected an integer from 1 to 600000/.test(error.message) &&
+      /IMESH_SHADOW_MAX_IN_FLIGHT="0": expected an integer from 1 to 10000/.test(error.message),
+    );
+  });
 });

@@ -3,6 +3,7 @@ import type { CoalescerOptions } from './request-coalescer';
 import { readDefaultModel } from '@inference-mesh/model-repository';
 import { readMaxBatchTexts, readServerConfig, type ClientTls, type EnvReader, type ServerConfig } from '@inference-mesh/service-kit';
 import { targetProblem } from './downstream-targets';
+import { DEFAULT_SHADOW, type ShadowConfig } from './prediction-shadow';
 import { DEFAULT_RETRY_BUDGET, type RetryBudgetConfig } from './retry-budget';
 import { readVersionWeights, VERSION_WEIGHTS_FILE_VARIABLE, VERSION_WEIGHTS_POLL_VARIABLE, type VersionWeight } from './version-split';
 
@@ -69,6 +70,11 @@ export interface GatewayConfig {
   /** Pipeline requests in flight at once; more are refused with RESOURCE_EXHAUSTED (load shedding). */
   readonly maxInFlight: number;
   readonly fallback?: FallbackConfig;
+  /**
+   * Prediction agreement: a sample of the split's merged calls shadowed to another version of the split and
+   * compared (prediction-shadow.ts); undefined when IMESH_SHADOW_SAMPLE=0.
+   */
+  readonly shadowing: ShadowConfig | undefined;
   /** TLS towards the downstreams; absent: plaintext. */
   readonly downstreamTls?: ClientTls;
 }
@@ -87,6 +93,15 @@ function readCoalescing(env: EnvReader): CoalescerOptions | undefined {
     maxGatherUs: env.integer('IMESH_GATEWAY_BATCH_MAX_GATHER_US', 5_000, { min: 0, max: 1_000_000 }),
   };
   return enabled ? options : undefined;
+}
+
+function readShadowing(env: EnvReader): ShadowConfig | undefined {
+  const options: ShadowConfig = {
+    sample: env.number('IMESH_SHADOW_SAMPLE', DEFAULT_SHADOW.sample, { min: 0, max: 1 }),
+    timeoutMs: env.integer('IMESH_SHADOW_TIMEOUT_MS', DEFAULT_SHADOW.timeoutMs, { min: 1, max: 600_000 }),
+    maxInFlight: env.integer('IMESH_SHADOW_MAX_IN_FLIGHT', DEFAULT_SHADOW.maxInFlight, { min: 1, max: 10_000 }),
+  };
+  return options.sample > 0 ? options : undefined;
 }
 
 export function readGatewayConfig(env: EnvReader): GatewayConfig {
@@ -143,6 +158,7 @@ export function readGatewayConfig(env: EnvReader): GatewayConfig {
     ...(weightsFile !== '' && { modelVersionWeightsFile: resolve(weightsFile) }),
     modelVersionWeightsPollMs: env.integer(VERSION_WEIGHTS_POLL_VARIABLE, 1_000, { min: 50, max: 60_000 }),
     maxInFlight: env.integer('IMESH_MAX_IN_FLIGHT', 1024, { min: 1, max: 1_000_000 }),
+    shadowing: readShadowing(env),
     ...(fallbackTarget && fallbackVersion ? { fallback: { target: fallbackTarget, model: fallbackModel, version: fallbackVersion } } : {}),
     ...(downstreamTls && {
       downstreamTls: {

@@ -59,4 +59,34 @@ describe('GatewayMetrics', () => {
     assert.deepEqual([byHop['tokenizer']?.count, byHop['tokenizer']?.sum], [2, 0.002]);
     assert.deepEqual([byHop['model']?.count, byHop['model']?.sum], [1, 0.002]);
   });
+
+  it('counts shadow rows by agreement, the score difference, shed and failed shadows per (model, served, shadow) version pair', async () => {
+    const reader = new CollectingReader();
+    const metrics = new GatewayMetrics(new MeterProvider({ readers: [reader] }).getMeter('test'));
+    metrics.recordShadowRows('sentiment', '1', '2', 30, 2, 0.75);
+    metrics.recordShadowRows('sentiment', '1', '2', 8, 0, 0.25);
+    metrics.recordShadowRows('sentiment', '2', '3', 0, 16, 14.5);
+    metrics.recordShadowShed('sentiment', '1', '2');
+    metrics.recordShadowFailed('sentiment', '1', '2', 'DEADLINE_EXCEEDED');
+    metrics.recordShadowFailed('sentiment', '1', '2', 'DEADLINE_EXCEEDED');
+    metrics.recordShadowFailed('sentiment', '2', '3', 'FAILED_PRECONDITION');
+    const points = await collect(reader);
+    const series = (name: string) =>
+      Object.fromEntries((points.get(name) ?? []).map((p) => [Object.entries(p.attributes).map(([k, v]) => `${k}=${String(v)}`).join(','), p.value]));
+    assert.deepEqual(series('imesh.gateway.shadow.rows'), {
+      'model.name=sentiment,served.version=1,shadow.version=2,agreement=agree': 38,
+      'model.name=sentiment,served.version=1,shadow.version=2,agreement=disagree': 2,
+      'model.name=sentiment,served.version=2,shadow.version=3,agreement=agree': 0,
+      'model.name=sentiment,served.version=2,shadow.version=3,agreement=disagree': 16,
+    });
+    assert.deepEqual(series('imesh.gateway.shadow.score.difference'), {
+      'model.name=sentiment,served.version=1,shadow.version=2': 1,
+      'model.name=sentiment,served.version=2,shadow.version=3': 14.5,
+    });
+    assert.deepEqual(series('imesh.gateway.shadow.shed'), { 'model.name=sentiment,served.version=1,shadow.version=2': 1 });
+    assert.deepEqual(series('imesh.gateway.shadow.failed'), {
+      'model.name=sentiment,served.version=1,shadow.version=2,rpc.grpc.status_code=DEADLINE_EXCEEDED': 2,
+      'model.name=sentiment,served.version=2,shadow.version=3,rpc.grpc.status_code=FAILED_PRECONDITION': 1,
+    });
+  });
 });

@@ -14,6 +14,17 @@ export const LATEST_VERSION_LABEL = 'latest';
 /** Why a split was not loaded: it names a version the model service does not serve, one that is not ready, or is no split at all. */
 export type SplitRefusal = 'unknown_version' | 'not_ready' | 'malformed';
 
+/** The `agreement` of `imesh.gateway.shadow.rows`: a row's shadow answer has the served answer's label, or not. */
+export type ShadowAgreement = 'agree' | 'disagree';
+
+/** The attributes of one (model, served version, shadow version) pair; `agreement` values and status codes added. */
+interface ShadowPairAttributes {
+  readonly pair: Attributes;
+  readonly agree: Attributes;
+  readonly disagree: Attributes;
+  readonly byStatus: Map<string, Attributes>;
+}
+
 /** A hop's own cost is a grpc-js round trip: tens of microseconds to tens of milliseconds. */
 const HOP_OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
@@ -34,6 +45,11 @@ export class GatewayMetrics {
   private readonly versionAttributes = new Map<string, Attributes>();
   private readonly splitRefused: Counter;
   private readonly refusalAttributes = new Map<string, Attributes>();
+  private readonly shadowRows: Counter;
+  private readonly shadowScoreDifference: Counter;
+  private readonly shadowShed: Counter;
+  private readonly shadowFailed: Counter;
+  private readonly shadowPairs = new Map<string, ShadowPairAttributes>();
 
   constructor(meter: Meter = metrics.getMeter('@inference-mesh/gateway')) {
     meter
@@ -84,6 +100,68 @@ export class GatewayMetrics {
       unit: '{split}',
       valueType: ValueType.INT,
     });
+    // Prediction agreement (prediction-shadow.ts): agree / (agree + disagree) rows, and the score difference's
+    // sum over the same rows, so that its mean is the ratio of the two counters' increases.
+    this.shadowRows = meter.createCounter('imesh.gateway.shadow.rows', {
+      description: "Rows answered by the split's version (served_version) and compared with another version's answer for the same inputs (shadow_version), by agreement: agree (same label) or disagree",
+      unit: '{row}',
+      valueType: ValueType.INT,
+    });
+    this.shadowScoreDifference = meter.createCounter('imesh.gateway.shadow.score.difference', {
+      description: "Sum over compared rows of |served score - shadow score| (each version's score for its own label); divided by the rows' increase: the mean absolute score difference",
+      unit: '1',
+      valueType: ValueType.DOUBLE,
+    });
+    this.shadowShed = meter.createCounter('imesh.gateway.shadow.shed', {
+      description: 'Sampled shadow calls dropped because IMESH_SHADOW_MAX_IN_FLIGHT were already running (shed before any caller is)',
+      unit: '{call}',
+      valueType: ValueType.INT,
+    });
+    this.shadowFailed = meter.createCounter('imesh.gateway.shadow.failed', {
+      description: "Shadow calls that failed (by gRPC status code, e.g. FAILED_PRECONDITION when the shadow version's tokenizer differs, DEADLINE_EXCEEDED past IMESH_SHADOW_TIMEOUT_MS); their rows are not compared",
+      unit: '{call}',
+      valueType: ValueType.INT,
+    });
+  }
+
+  /** One shadow call's comparison: rows with the same label, rows with another, and the sum of the score differences. */
+  recordShadowRows(modelName: string, servedVersion: string, shadowVersion: string, agree: number, disagree: number, scoreDifference: number): void {
+    const attributes = this.shadowPair(modelName, servedVersion, shadowVersion);
+    // Both series are written, 0 included, so that a ratio over them exists from the first comparison on.
+    this.shadowRows.add(agree, attributes.agree);
+    this.shadowRows.add(disagree, attributes.disagree);
+    this.shadowScoreDifference.add(scoreDifference, attributes.pair);
+  }
+
+  recordShadowShed(modelName: string, servedVersion: string, shadowVersion: string): void {
+    this.shadowShed.add(1, this.shadowPair(modelName, servedVersion, shadowVersion).pair);
+  }
+
+  /** `code`: the gRPC status code's name (FAILED_PRECONDITION), as the model service's metrics write it. */
+  recordShadowFailed(modelName: string, servedVersion: string, shadowVersion: string, code: string): void {
+    const pair = this.shadowPair(modelName, servedVersion, shadowVersion);
+    let attributes = pair.byStatus.get(code);
+    if (!attributes) {
+      attributes = Object.freeze({ ...pair.pair, 'rpc.grpc.status_code': code });
+      pair.byStatus.set(code, attributes);
+    }
+    this.shadowFailed.add(1, attributes);
+  }
+
+  private shadowPair(modelName: string, servedVersion: string, shadowVersion: string): ShadowPairAttributes {
+    const key = `${modelName}\u0000${servedVersion}\u0000${shadowVersion}`;
+    let attributes = this.shadowPairs.get(key);
+    if (!attributes) {
+      const pair = Object.freeze({ 'model.name': modelName, 'served.version': servedVersion, 'shadow.version': shadowVersion });
+      attributes = {
+        pair,
+        agree: Object.freeze({ ...pair, agreement: 'agree' satisfies ShadowAgreement }),
+        disagree: Object.freeze({ ...pair, agreement: 'disagree' satisfies ShadowAgreement }),
+        byStatus: new Map(),
+      };
+      this.shadowPairs.set(key, attributes);
+    }
+    return attributes;
   }
 
   /** Reports `weights()`, the split in force, as the version weight gauge from now on. */

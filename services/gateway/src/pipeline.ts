@@ -1,13 +1,15 @@
 import { status } from '@grpc/grpc-js';
-import { COMPUTE_MS_PARAMETER, QUEUE_MS_PARAMETER, type inference, type pipeline } from '@inference-mesh/protos';
+import { COMPUTE_MS_PARAMETER, QUEUE_MS_PARAMETER, type pipeline } from '@inference-mesh/protos';
 import { ServiceError, checkUtf8Texts } from '@inference-mesh/service-kit';
 import type { Hop } from './config';
 import type { Downstreams } from './downstreams';
 import type { GatewayMetrics } from './gateway-metrics';
 import type { AttemptOptions, HopPolicy } from './hop-policy';
+import { modelInferRequest, readLogits, toSignature, type ModelSignature } from './model-signature';
+import type { PredictionShadow } from './prediction-shadow';
 import { RequestCoalescer, type CoalescerOptions } from './request-coalescer';
 import { hopOverheadMs, type HopTiming, type RequestTimer } from './timing';
-import { LiveVersionSplit, type VersionWeight } from './version-split';
+import { LiveVersionSplit, type VersionSplit, type VersionWeight } from './version-split';
 
 export interface ClassifyInput {
   /** UTF-8 bytes as received: checked per request, passed on to the tokenizer undecoded. */
@@ -40,6 +42,11 @@ export interface PipelineOptions {
   readonly coalescing?: CoalescerOptions;
   /** Records each hop's overhead (client-observed minus server-reported) of the calls it times. */
   readonly metrics?: Pick<GatewayMetrics, 'recordHopOverhead'>;
+  /**
+   * Compares a sample of the split's answers with another version's (IMESH_SHADOW_SAMPLE, prediction-shadow.ts);
+   * undefined: no shadowing.
+   */
+  readonly shadow?: PredictionShadow;
 }
 
 export type ClassifyGuard = (
@@ -47,24 +54,6 @@ export type ClassifyGuard = (
   budget: CallBudget,
   next: (input: ClassifyInput, budget: CallBudget) => Promise<pipeline.ClassifyResult[]>,
 ) => Promise<pipeline.ClassifyResult[]>;
-
-/** Where each model input's bytes come from. */
-type InputSource = 'ids' | 'mask' | 'zeros';
-
-interface ModelSignature {
-  readonly inputs: readonly { readonly name: string; readonly source: InputSource }[];
-  readonly outputName: string;
-}
-
-/** Hugging Face input names the tokenizer's output can feed; single-text classifiers use segment 0 throughout. */
-const INPUT_SOURCES: Readonly<Record<string, InputSource>> = {
-  input_ids: 'ids',
-  attention_mask: 'mask',
-  token_type_ids: 'zeros',
-};
-
-const FP32_BYTES = 4;
-
 
 /**
  * tokenizer -> model -> postprocess for one batch of texts. Every hop carries the whole batch, tensors travel
@@ -98,11 +87,22 @@ export class ClassifyPipeline {
     budget.timing?.pipelineStarted();
     const modelName = input.modelName || this.options.defaultModel;
     // The version is chosen before the tokenizer, whose ids belong to one version; a named version stays pinned.
-    const requestedVersion = input.modelVersion || (modelName === this.options.defaultModel && this.versionSplit.current?.pick()) || '';
+    let requestedVersion = input.modelVersion;
+    // The split that chose the version, when it has another version a shadow could go to; else undefined.
+    let shadowSplit: VersionSplit | undefined;
+    if (!requestedVersion && modelName === this.options.defaultModel) {
+      const split = this.versionSplit.current;
+      if (split) {
+        requestedVersion = split.pick();
+        if (split.hasOtherVersions && this.options.shadow) shadowSplit = split;
+      }
+    }
     const { topK } = input;
-    const runHops = (texts: readonly Uint8Array[], hopBudget: CallBudget) => this.runHops(modelName, requestedVersion, topK, texts, hopBudget);
-    if (!this.coalescer) return this.runHops(modelName, requestedVersion, topK, input.texts, budget);
-    return this.coalescer.submit(`${modelName}\u0000${requestedVersion}\u0000${topK}`, input.texts, budget, runHops);
+    if (!this.coalescer) return this.runHops(modelName, requestedVersion, topK, input.texts, budget, shadowSplit);
+    const runHops = (texts: readonly Uint8Array[], hopBudget: CallBudget) => this.runHops(modelName, requestedVersion, topK, texts, hopBudget, shadowSplit);
+    // Calls the split chose may be shadowed, calls pinned to the same version may not: they merge apart.
+    const key = shadowSplit ? `${modelName}\u0000${requestedVersion}\u0000${topK}\u0000split` : `${modelName}\u0000${requestedVersion}\u0000${topK}`;
+    return this.coalescer.submit(key, input.texts, budget, runHops);
   }
 
   /** The three hops for one batch of texts, which may hold several callers' requests. */
@@ -112,6 +112,7 @@ export class ClassifyPipeline {
     topK: number,
     texts: readonly Uint8Array[],
     budget: CallBudget,
+    shadowSplit: VersionSplit | undefined,
   ): Promise<pipeline.ClassifyResult[]> {
     const hops = budget.timing?.hops;
     const encoded = await this.run('tokenizer', budget, (attempt) =>
@@ -120,24 +121,8 @@ export class ClassifyPipeline {
     if (hops) this.recordOverhead('tokenizer', hops.tokenizer);
     const modelVersion = encoded.modelVersion;
     const signature = await this.signature(modelName, modelVersion, budget);
-    const shape = [encoded.rows, encoded.sequenceLength];
-    let zeros: Buffer | undefined;
-    const rawInputContents = signature.inputs.map(({ source }) =>
-      source === 'ids' ? encoded.inputIds : source === 'mask' ? encoded.attentionMask : (zeros ??= Buffer.alloc(encoded.inputIds.length)),
-    );
     const inferred = await this.run('model', budget, (attempt) =>
-      this.downstreams.modelInfer(
-        {
-          modelName,
-          modelVersion,
-          inputs: signature.inputs.map(({ name }) => ({ name, datatype: 'INT64', shape })),
-          outputs: [{ name: signature.outputName }],
-          rawInputContents,
-          parameters: { tokenizer_fingerprint: { stringParam: encoded.tokenizerFingerprint } },
-        },
-        attempt,
-        hops?.model,
-      ),
+      this.downstreams.modelInfer(modelInferRequest(modelName, modelVersion, signature, encoded), attempt, hops?.model),
     );
     if (hops) {
       this.recordOverhead('model', hops.model);
@@ -145,7 +130,7 @@ export class ClassifyPipeline {
       hops.modelQueueMs = parameters?.[QUEUE_MS_PARAMETER]?.doubleParam ?? 0;
       hops.modelComputeMs = parameters?.[COMPUTE_MS_PARAMETER]?.doubleParam ?? 0;
     }
-    const logits = this.logits(inferred, encoded.rows);
+    const logits = readLogits(inferred, encoded.rows);
     const processed = await this.run('postprocess', budget, (attempt) =>
       this.downstreams.postprocess(
         { modelName, modelVersion: inferred.modelVersion, rows: encoded.rows, numLabels: logits.numLabels, logits: logits.bytes, topK },
@@ -158,7 +143,7 @@ export class ClassifyPipeline {
       throw new ServiceError(status.INTERNAL, `postprocess returned ${processed.predictions.length} predictions for ${encoded.rows} rows`);
     }
     const truncated = new Set(encoded.truncatedRows);
-    return processed.predictions.map((prediction, row) => ({
+    const results = processed.predictions.map((prediction, row) => ({
       label: prediction.label,
       score: prediction.score,
       scores: prediction.scores,
@@ -167,6 +152,9 @@ export class ClassifyPipeline {
       truncated: truncated.has(row),
       degraded: false,
     }));
+    // The shadow starts after the callers are answered and never touches their answers (prediction-shadow.ts).
+    if (shadowSplit !== undefined) this.options.shadow!.offer(modelName, inferred.modelVersion, shadowSplit, encoded, results);
+    return results;
   }
 
   private recordOverhead(hop: Hop, timing: HopTiming): void {
@@ -192,39 +180,4 @@ export class ClassifyPipeline {
     }
     return cached;
   }
-
-  private logits(response: inference.ModelInferResponse__Output, rows: number): { bytes: Buffer; numLabels: number } {
-    const output = response.outputs[0];
-    const bytes = response.rawOutputContents[0];
-    const numLabels = output?.shape[1];
-    if (!output || !bytes || output.datatype !== 'FP32' || output.shape.length !== 2 || output.shape[0] !== rows || !numLabels) {
-      throw new ServiceError(status.INTERNAL, `the model answered ${rows} rows with an unexpected output: ${describeOutput(output)}`);
-    }
-    if (bytes.length !== rows * numLabels * FP32_BYTES) {
-      throw new ServiceError(status.INTERNAL, `the model's ${output.name} holds ${bytes.length} bytes; [${rows}, ${numLabels}] FP32 needs ${rows * numLabels * FP32_BYTES}`);
-    }
-    return { bytes, numLabels };
-  }
-}
-
-function toSignature(key: string, metadata: inference.ModelMetadataResponse__Output): ModelSignature {
-  const inputs = metadata.inputs.map(({ name, datatype }) => {
-    const source = INPUT_SOURCES[name];
-    if (!source) {
-      throw new ServiceError(status.FAILED_PRECONDITION, `${key} takes an input "${name}" that the tokenizer does not produce (it produces ${Object.keys(INPUT_SOURCES).join(', ')})`);
-    }
-    if (datatype !== 'INT64') {
-      throw new ServiceError(status.FAILED_PRECONDITION, `${key} takes ${name} as ${datatype}; the tokenizer produces INT64`);
-    }
-    return { name, source };
-  });
-  const output = metadata.outputs.find((o) => o.name === 'logits') ?? (metadata.outputs.length === 1 ? metadata.outputs[0] : undefined);
-  if (!output || output.datatype !== 'FP32') {
-    throw new ServiceError(status.FAILED_PRECONDITION, `${key} has no FP32 "logits" output (outputs: ${metadata.outputs.map((o) => `${o.name} ${o.datatype}`).join(', ')})`);
-  }
-  return { inputs, outputName: output.name };
-}
-
-function describeOutput(output: inference.ModelInferResponse__Output['outputs'][number] | undefined): string {
-  return output ? `${output.name} ${output.datatype} [${output.shape.join(', ')}]` : 'none';
 }

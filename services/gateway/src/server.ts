@@ -10,6 +10,7 @@ import { ModelFallback } from './fallback';
 import { GatewayMetrics } from './gateway-metrics';
 import { HopPolicy } from './hop-policy';
 import { ClassifyPipeline, type ClassifyGuard } from './pipeline';
+import { PredictionShadow } from './prediction-shadow';
 import { modelServiceSplitCheck } from './split-check';
 import { SplitReloader } from './split-reloader';
 
@@ -63,7 +64,15 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     onUsable: (usable) => server.setHealth(SERVICE_NAMES.pipeline, usable ? 'SERVING' : 'NOT_SERVING'),
   });
   split.load();
-  const classifyPipeline = new ClassifyPipeline(downstreams, policies, { ...config, liveVersionSplit: split.live, guard, metrics });
+  // Prediction agreement: a sample of the split's answers compared with another version's (README, "Canary releases").
+  const shadow = config.shadowing && new PredictionShadow(downstreams, config.shadowing, { metrics, logger });
+  const classifyPipeline = new ClassifyPipeline(downstreams, policies, {
+    ...config,
+    liveVersionSplit: split.live,
+    guard,
+    metrics,
+    ...(shadow && { shadow }),
+  });
 
   const proto = loadPipelineProto();
   server.addService(
@@ -94,6 +103,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       split.stop();
       mirror.stop();
       await server.shutdown();
+      shadow?.close();
       downstreams.close();
       fallbackModel?.close();
     },

@@ -89,6 +89,27 @@ describe('version split (IMESH_MODEL_VERSION_WEIGHTS)', () => {
       assert.equal(new VersionSplit(parseVersionWeights('1=95,2=5'), () => 0.95).pick(), '2');
       assert.equal(new VersionSplit(parseVersionWeights('1=95,2=5'), () => 0.999999).pick(), '2');
     });
+
+    it("picks another version than a given one by the others' weights (the shadow's), never one at weight 0", () => {
+      const split = new VersionSplit(parseVersionWeights('1=60,2=0,3=30,4=10'), seeded(5));
+      assert.equal(split.hasOtherVersions, true);
+      const counts = new Map<string, number>();
+      for (let i = 0; i < 10_000; i++) {
+        const version = split.pickOther('1')!;
+        counts.set(version, (counts.get(version) ?? 0) + 1);
+      }
+      assertWithin(new Map([...counts].map(([version, count]) => [version, count / 100])), { '3': 75, '4': 25 }, 1.5);
+      assert.equal(split.pickOther('9') !== undefined, true, 'a version outside the split: any of the split');
+      const edges = (draw: number) => new VersionSplit(parseVersionWeights('1=50,2=25,3=25'), () => draw).pickOther('2');
+      assert.deepEqual([edges(0), edges(0.6666), edges(0.6667), edges(0.999999)], ['1', '1', '3', '3']);
+    });
+
+    it('has no other version when one version holds every request', () => {
+      const alone = new VersionSplit(parseVersionWeights('1=100,2=0'));
+      assert.equal(alone.hasOtherVersions, false);
+      assert.equal(alone.pickOther('1'), undefined);
+      assert.equal(alone.pickOther('2'), '1');
+    });
   });
 
   describe('in the pipeline', () => {

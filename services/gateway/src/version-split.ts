@@ -69,17 +69,46 @@ export function readVersionWeights(env: EnvReader): VersionWeight[] {
 export class VersionSplit {
   /** Cumulative upper bounds in percent, for versions with a weight above 0. */
   private readonly bounds: readonly { readonly version: string; readonly upTo: number }[];
+  /** More than one version has a weight above 0: an answer from one of them has another to be compared with. */
+  readonly hasOtherVersions: boolean;
 
   constructor(weights: readonly VersionWeight[], private readonly random: () => number = Math.random) {
     let upTo = 0;
     this.bounds = weights.filter((w) => w.weight > 0).map((w) => ({ version: w.version, upTo: (upTo += w.weight) }));
     if (this.bounds.length === 0) throw new Error('a version split needs at least one version with a weight above 0');
+    this.hasOtherVersions = this.bounds.length > 1;
   }
 
   pick(): string {
     const draw = this.random() * 100;
     for (const bound of this.bounds) if (draw < bound.upTo) return bound.version;
     return this.bounds[this.bounds.length - 1]!.version;
+  }
+
+  /**
+   * A version other than `version` with a weight above 0, at random in proportion to the weights (the shadow's
+   * target, prediction-shadow.ts); undefined when there is none. Allocates nothing.
+   */
+  pickOther(version: string): string | undefined {
+    let others = 0;
+    let previous = 0;
+    for (const bound of this.bounds) {
+      if (bound.version !== version) others += bound.upTo - previous;
+      previous = bound.upTo;
+    }
+    if (others === 0) return undefined;
+    let draw = this.random() * others;
+    let last: string | undefined;
+    previous = 0;
+    for (const bound of this.bounds) {
+      const weight = bound.upTo - previous;
+      previous = bound.upTo;
+      if (bound.version === version) continue;
+      last = bound.version;
+      if (draw < weight) return bound.version;
+      draw -= weight;
+    }
+    return last;
   }
 }
 
