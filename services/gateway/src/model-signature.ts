@@ -48,6 +48,7 @@ export function modelInferRequest(
   modelVersion: string,
   signature: ModelSignature,
   encoded: tokenizer.EncodeResponse__Output,
+  { shadow = false }: { shadow?: boolean } = {},
 ): inference.ModelInferRequest {
   const shape = [encoded.rows, encoded.sequenceLength];
   let zeros: Buffer | undefined;
@@ -60,7 +61,12 @@ export function modelInferRequest(
     inputs: signature.inputs.map(({ name }) => ({ name, datatype: 'INT64', shape })),
     outputs: [{ name: signature.outputName }],
     rawInputContents,
-    parameters: { tokenizer_fingerprint: { stringParam: encoded.tokenizerFingerprint } },
+    parameters: {
+      tokenizer_fingerprint: { stringParam: encoded.tokenizerFingerprint },
+      // A comparison, not a caller's request: the model service keeps it out of the per-version request metrics
+      // that canary analyses read (a shadow's timeout is not the canary's error).
+      ...(shadow && { imesh_shadow: { boolParam: true } }),
+    },
   };
 }
 

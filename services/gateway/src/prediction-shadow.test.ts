@@ -170,7 +170,11 @@ describe('prediction agreement (PredictionShadow)', () => {
       const [ids, mask] = request.rawInputContents as Buffer[];
       assert.equal(ids, encoded.inputIds, "the tokenizer's bytes themselves");
       assert.equal(mask, encoded.attentionMask);
-      assert.deepEqual(request.parameters, { tokenizer_fingerprint: { stringParam: 'sha256:abc' } }, 'the model service checks the tokenizer against version 2');
+      assert.deepEqual(
+        request.parameters,
+        { tokenizer_fingerprint: { stringParam: 'sha256:abc' }, imesh_shadow: { boolParam: true } },
+        'the model service checks the tokenizer against version 2, and keeps the shadow out of its request metrics',
+      );
       assert.ok(attempt.deadlineMs >= before + CONFIG.timeoutMs && attempt.deadlineMs <= Date.now() + CONFIG.timeoutMs, 'its own deadline');
       const post = mesh.postprocessed[0]!;
       assert.deepEqual([post.modelVersion, post.rows, post.numLabels, post.topK], ['2', 3, 2, 1]);

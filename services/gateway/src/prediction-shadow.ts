@@ -147,7 +147,7 @@ export class PredictionShadow {
     const attempt: AttemptOptions = { deadlineMs: Date.now() + this.config.timeoutMs, signal: this.closing.signal };
     try {
       const signature = await this.signature(modelName, shadowVersion, attempt);
-      const inferred = await this.downstreams.modelInfer(modelInferRequest(modelName, shadowVersion, signature, encoded), attempt);
+      const inferred = await this.downstreams.modelInfer(modelInferRequest(modelName, shadowVersion, signature, encoded, { shadow: true }), attempt);
       const logits = readLogits(inferred, encoded.rows);
       const processed = await this.downstreams.postprocess(
         // The top label and its score are all a row is compared on.

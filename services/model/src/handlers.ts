@@ -104,13 +104,22 @@ export class InferenceHandlers {
         // And the trace says it too: the call's server span (active while the handler runs, when telemetry is on).
         trace.getActiveSpan()?.setAttributes({ ...attributes, 'imesh.batch.id': result.batchId, 'imesh.batch.size': result.batchRows });
       }
-      this.options.metrics.recordRequest(attributes, 'OK', (performance.now() - startedMs) / 1000);
+      if (!isShadow(request)) this.options.metrics.recordRequest(attributes, 'OK', (performance.now() - startedMs) / 1000);
       return response;
     } catch (error) {
-      this.options.metrics.recordRequest(attributes, statusName(error), (performance.now() - startedMs) / 1000);
+      if (!isShadow(request)) this.options.metrics.recordRequest(attributes, statusName(error), (performance.now() - startedMs) / 1000);
       throw error;
     }
   }
+}
+
+/**
+ * The gateway's shadow comparison of a canary (request parameter imesh_shadow): served like any request, but not
+ * counted in imesh_model_requests_total or imesh_model_request_duration, which canary analyses read as the
+ * version's own traffic.
+ */
+function isShadow(request: inference.ModelInferRequest__Output): boolean {
+  return request.parameters?.['imesh_shadow']?.boolParam === true;
 }
 
 function statusName(error: unknown): string {

@@ -48,8 +48,8 @@ Run options (and the status options above):
   --max-inconclusive N     inconclusive analyses in a row (too little traffic) that roll back (default: 10)
   --pause-at SHARE         stop at this share until "canary resume" (repeatable)
   --min-agreement X        roll back if fewer than this share of the gateway's shadowed rows get the same label
-                           from both versions (default: 0.95; 0 does not judge agreement)
-  --max-score-difference X roll back if the mean |score difference| of shadowed rows exceeds X (default: 0.05)
+                           from both versions (default: 0.9; 0 does not judge agreement)
+  --max-score-difference X roll back if the mean |score difference| of shadowed rows exceeds X (default: 0.1)
   --min-agreement-rows N   shadowed rows an agreement verdict needs (default: 50)
 
 Common options:
@@ -202,7 +202,7 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
     const pauseAt = (values['pause-at'] ?? []).map((text) => integer(text, '--pause-at', 1, 100));
     const unknownPause = pauseAt.find((share) => !schedule.includes(share) || share === 100);
     if (unknownPause !== undefined) throw new UsageError(`--pause-at ${unknownPause} is not a step of the schedule below 100 (${schedule.join(', ')})`);
-    const minAgreement = fraction(values['min-agreement'] ?? '0.95', '--min-agreement');
+    const minAgreement = fraction(values['min-agreement'] ?? '0.9', '--min-agreement');
     if (minAgreement > 1) throw new UsageError(`--min-agreement is a share from 0 to 1, got ${minAgreement}`);
     return {
       kind: 'canary-run',
@@ -214,7 +214,7 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
       maxInconclusive: integer(values['max-inconclusive'] ?? '10', '--max-inconclusive', 1, 100_000),
       pauseAt,
       minAgreement,
-      maxScoreDifference: fraction(values['max-score-difference'] ?? '0.05', '--max-score-difference'),
+      maxScoreDifference: fraction(values['max-score-difference'] ?? '0.1', '--max-score-difference'),
       minAgreementRows: integer(values['min-agreement-rows'] ?? '50', '--min-agreement-rows', 1, Number.MAX_SAFE_INTEGER),
     };
   }

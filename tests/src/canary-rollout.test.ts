@@ -1,0 +1,179 @@
+// `imesh canary run` against the real mesh and a real Prometheus: the controller is the CLI in a process of its
+// own, the split a directory laid out as the gateway's ConfigMap volume, the load real callers through the SDK.
+import { PipelineClient } from '@inference-mesh/client';
+import { REPO_ROOT, startMesh, type RunningMesh } from '@inference-mesh/launcher';
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port';
+import { SteadyLoad } from './load';
+import { startPrometheus, type RunningPrometheus } from './prometheus';
+import { buildCanaryRepository, WRONG_CANARY_VERSION, type CanaryRepository } from './wrong-canary';
+
+const CLI = join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Controller {
+  readonly child: ChildProcess;
+  readonly output: string[];
+  readonly exited: Promise<number | null>;
+}
+
+describe('imesh canary run: a rollout controller against the real mesh and Prometheus', function () {
+  this.timeout(180_000);
+  let repository: CanaryRepository;
+  let splitDir: string;
+  let mesh: RunningMesh;
+  let prometheus: RunningPrometheus;
+  let client: PipelineClient;
+  const logs: string[] = [];
+  const controllers: ChildProcess[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    repository = buildCanaryRepository();
+    splitDir = mkdtempSync(join(tmpdir(), 'imesh-rollout-split-'));
+    writeFileSync(join(splitDir, 'weights'), '1=100,2=0\n');
+    const [gatewayMetrics, modelMetrics] = [await freePort(), await freePort()];
+    mesh = await startMesh({
+      env: { IMESH_MODEL_REPOSITORY: repository.root },
+      serviceEnv: {
+        gateway: {
+          IMESH_GATEWAY_METRICS_PORT: String(gatewayMetrics),
+          IMESH_MODEL_VERSION_WEIGHTS_FILE: join(splitDir, 'weights'),
+          IMESH_MODEL_VERSION_WEIGHTS_POLL_INTERVAL_MS: '200',
+          // Every merged call shadowed: a few seconds of load give the agreement signal enough rows.
+          IMESH_SHADOW_SAMPLE: '1',
+        },
+        model: { IMESH_MODEL_METRICS_PORT: String(modelMetrics) },
+      },
+      onLog: (service, line) => logs.push(`${service}: ${line}`),
+    });
+    prometheus = await startPrometheus({ targets: { gateway: `127.0.0.1:${gatewayMetrics}`, model: `127.0.0.1:${modelMetrics}` } });
+    client = new PipelineClient({ target: mesh.gateway });
+  });
+
+  afterEach(function () {
+    for (const child of controllers.splice(0)) child.kill('SIGKILL');
+    if (this.currentTest?.state === 'failed') process.stderr.write(`--- service logs (last 30 lines)\n${logs.slice(-30).join('\n')}\n`);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    client?.close();
+    await prometheus?.stop();
+    await mesh?.stop();
+    repository?.cleanup();
+    rmSync(splitDir, { recursive: true, force: true });
+  });
+
+  const weights = () => readFileSync(join(splitDir, 'weights'), 'utf8').trim();
+  const rollout = () => JSON.parse(readFileSync(join(splitDir, 'rollout'), 'utf8')) as { phase: string; step: number; history: { share: number; verdict: string }[]; reason?: string };
+
+  function controller(args: readonly string[]): Controller {
+    const child = spawn(process.execPath, [CLI, 'canary', 'run', '--split-dir', splitDir, '--prometheus', prometheus.url, '--min-requests', '10', '--min-agreement-rows', '10', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    controllers.push(child);
+    const output: string[] = [];
+    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, output, exited };
+  }
+
+  /** Starts a rollout afresh: the split at the stable version alone, no recorded rollout. */
+  function reset(stable: string, canary: string): void {
+    rmSync(join(splitDir, 'rollout'), { force: true });
+    writeFileSync(join(splitDir, 'weights'), `${stable}=100,${canary}=0\n`);
+  }
+
+  it('steps a healthy canary (version 2 over 1) through its schedule and promotes it under load, 0 failed requests, each analysis printed', async () => {
+    reset('1', '2');
+    await sleep(1_000);
+    await using load = new SteadyLoad(client, { concurrency: 4 });
+    // This machine's p99 over a 5 s window moves by more than 25% between two identical versions: the healthy
+    // case judges errors and agreement, with a p99 limit only a real slowdown passes.
+    const run = controller(['--schedule', '20,50,100', '--interval', '5s', '--max-p99-increase', '3']);
+    const code = await run.exited;
+    const text = run.output.join('');
+    assert.equal(code, 0, text);
+    assert.match(text, /analysis at 20%: pass/);
+    assert.match(text, /analysis at 50%: pass/);
+    assert.match(text, /agreement 100\.0% of \d+ rows/);
+    assert.match(text, /promoted: every step passed; version 2 takes all traffic/);
+    assert.equal(weights(), '1=0,2=100');
+    await sleep(1_000);
+    const after = load.outcomes.length;
+    await sleep(1_500);
+    await load.stop();
+    const failed = load.outcomes.filter((outcome) => !outcome.ok);
+    assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`);
+    const versions = new Set(load.outcomes.slice(after).flatMap((outcome) => outcome.response!.results.map((result) => result.modelVersion)));
+    assert.deepEqual([...versions], ['2'], 'after the promotion every request gets version 2');
+  });
+
+  it('rolls back a healthy but wrong canary (swapped labels) on prediction agreement alone; then no request reaches it', async () => {
+    reset('2', WRONG_CANARY_VERSION);
+    await sleep(1_000);
+    await using load = new SteadyLoad(client, { concurrency: 4 });
+    const run = controller(['--stable', '2', '--canary', WRONG_CANARY_VERSION, '--schedule', '20,50,100', '--interval', '5s', '--failure-threshold', '1', '--max-p99-increase', '3']);
+    const code = await run.exited;
+    const text = run.output.join('');
+    assert.equal(code, 3, text);
+    assert.match(text, /analysis at 20%: fail/);
+    assert.match(text, /error ratio 0\.00% vs 0\.00%/, 'no errors: the canary is healthy');
+    assert.match(text, /agreement 0\.0% of \d+ rows \(limit 90\.0%\)/, 'the agreement signal fails it');
+    assert.match(rollout().reason!, /1 failed analyses/);
+    assert.equal(weights(), `2=100,${WRONG_CANARY_VERSION}=0`);
+    await sleep(1_000);
+    const after = load.outcomes.length;
+    await sleep(2_000);
+    await load.stop();
+    assert.equal(load.outcomes.filter((outcome) => !outcome.ok).length, 0, 'the callers saw no failure');
+    const versions = new Set(load.outcomes.slice(after).flatMap((outcome) => outcome.response!.results.map((result) => result.modelVersion)));
+    assert.deepEqual([...versions], ['2'], 'after the rollback no request reaches the canary');
+  });
+
+  it('without traffic every analysis is inconclusive, and the rollout never promotes', async () => {
+    reset('1', '2');
+    const run = controller(['--schedule', '20,100', '--interval', '3s', '--max-inconclusive', '2']);
+    const code = await run.exited;
+    const text = run.output.join('');
+    assert.equal(code, 3, text);
+    assert.equal(text.match(/analysis at 20%: inconclusive/g)?.length, 2, text);
+    assert.match(text, /served 0 requests in the last 3s; a verdict needs 10/);
+    assert.doesNotMatch(text, /promoted/);
+    assert.deepEqual([rollout().phase, weights()], ['rolled-back', '1=100,2=0']);
+  });
+
+  it('a controller killed mid-rollout and started again goes on from the recorded step', async () => {
+    reset('1', '2');
+    await sleep(1_000);
+    await using load = new SteadyLoad(client, { concurrency: 4 });
+    const args = ['--schedule', '20,40,60,100', '--interval', '4s', '--max-p99-increase', '3'];
+    const first = controller(args);
+    const step = () => {
+      try {
+        return rollout().step;
+      } catch {
+        return -1; // not written yet
+      }
+    };
+    for (let i = 0; i < 300 && step() < 1; i++) await sleep(100);
+    assert.equal(rollout().step, 1, 'the first step passed');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = controller(args);
+    const code = await second.exited;
+    const text = second.output.join('');
+    assert.equal(code, 0, text);
+    assert.match(text, /continuing the rollout of version 2 at step 2 of 4 \(40%\), progressing, 1 analyses so far/);
+    assert.doesNotMatch(text, /analysis at 20%/, 'the step recorded as passed is not analysed again');
+    assert.deepEqual(rollout().history.map((record) => `${record.share}:${record.verdict}`), ['20:pass', '40:pass', '60:pass']);
+    await load.stop();
+    assert.equal(load.outcomes.filter((outcome) => !outcome.ok).length, 0);
+  });
+});
