@@ -1,4 +1,5 @@
 import { MeterProvider, MetricReader, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
+import { status } from '@grpc/grpc-js';
 import { strict as assert } from 'node:assert';
 import type { CircuitState } from './circuit-breaker';
 import { GatewayMetrics } from './gateway-metrics';
@@ -58,6 +59,23 @@ describe('GatewayMetrics', () => {
     const byHop = Object.fromEntries(points.map((p) => [String(p.attributes['hop']), p.value as unknown as Histogram]));
     assert.deepEqual([byHop['tokenizer']?.count, byHop['tokenizer']?.sum], [2, 0.002]);
     assert.deepEqual([byHop['model']?.count, byHop['model']?.sum], [1, 0.002]);
+  });
+
+  it('counts model calls by model, version and final status code, and their whole time by model and version', async () => {
+    const reader = new CollectingReader();
+    const metrics = new GatewayMetrics(new MeterProvider({ readers: [reader] }).getMeter('test'));
+    metrics.recordModelCall('sentiment', '1', status.OK, 0.01);
+    metrics.recordModelCall('sentiment', '1', status.OK, 0.03);
+    metrics.recordModelCall('sentiment', '2', status.UNAVAILABLE, 0.5);
+    metrics.recordModelCall('sentiment', '2', status.OK, 0.02);
+    const points = await collect(reader);
+    const calls = (points.get('imesh.gateway.model.calls') ?? []).map((p) => `${p.attributes['model.name']}/${p.attributes['model.version']} ${p.attributes['rpc.grpc.status_code']}=${p.value}`);
+    assert.deepEqual(calls.sort(), ['sentiment/1 OK=2', 'sentiment/2 OK=1', 'sentiment/2 UNAVAILABLE=1']);
+    const durations = (points.get('imesh.gateway.model.call.duration') ?? []).map((p) => {
+      const histogram = p.value as unknown as Histogram;
+      return [Object.keys(p.attributes).sort().join(','), p.attributes['model.version'], histogram.count, Number((histogram.sum ?? NaN).toFixed(3))];
+    });
+    assert.deepEqual(durations, [['model.name,model.version', '1', 2, 0.04], ['model.name,model.version', '2', 2, 0.52]]);
   });
 
   it('counts shadow rows by agreement, the score difference, shed and failed shadows per (model, served, shadow) version pair', async () => {

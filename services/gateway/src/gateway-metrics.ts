@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import { metrics, ValueType, type Attributes, type Counter, type Histogram, type Meter, type UpDownCounter } from '@opentelemetry/api';
 import type { CircuitState } from './circuit-breaker';
 import type { VersionWeight } from './version-split';
@@ -25,6 +26,15 @@ interface ShadowPairAttributes {
   readonly byStatus: Map<string, Attributes>;
 }
 
+/** The attributes of one (model, version)'s model calls: the duration's, and the counter's per status code (indexed by the code's number). */
+interface ModelVersionAttributes {
+  readonly version: Attributes;
+  readonly byStatus: (Attributes | undefined)[];
+}
+
+/** A whole model hop, retries and backoff included: a millisecond to the longest deadline. */
+const MODEL_CALL_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** A hop's own cost is a grpc-js round trip: tens of microseconds to tens of milliseconds. */
 const HOP_OVERHEAD_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
@@ -50,6 +60,10 @@ export class GatewayMetrics {
   private readonly shadowShed: Counter;
   private readonly shadowFailed: Counter;
   private readonly shadowPairs = new Map<string, ShadowPairAttributes>();
+  private readonly modelCalls: Counter;
+  private readonly modelCallDuration: Histogram;
+  /** model name -> version -> attributes: two lookups, no key string built per call. */
+  private readonly modelVersions = new Map<string, Map<string, ModelVersionAttributes>>();
 
   constructor(meter: Meter = metrics.getMeter('@inference-mesh/gateway')) {
     meter
@@ -100,6 +114,19 @@ export class GatewayMetrics {
       unit: '{split}',
       valueType: ValueType.INT,
     });
+    // The model hop per version as the gateway's callers see it (what `imesh canary --source gateway` compares):
+    // a canary whose pods cannot be reached, or a proxy failing its calls, never shows in the model's own metrics.
+    this.modelCalls = meter.createCounter('imesh.gateway.model.calls', {
+      description:
+        "Merged ModelInfer calls of the pipeline by model_name, model_version and the call's final gRPC status code after the gateway's retries (shadow calls not counted)",
+      unit: '{call}',
+      valueType: ValueType.INT,
+    });
+    this.modelCallDuration = meter.createHistogram('imesh.gateway.model.call.duration', {
+      description: 'The whole model hop of a merged pipeline call as the gateway saw it, every attempt, retry and backoff included, by model_name and model_version',
+      unit: 's',
+      advice: { explicitBucketBoundaries: MODEL_CALL_BUCKETS_S },
+    });
     // Prediction agreement (prediction-shadow.ts): agree / (agree + disagree) rows, and the score difference's
     // sum over the same rows, so that its mean is the ratio of the two counters' increases.
     this.shadowRows = meter.createCounter('imesh.gateway.shadow.rows', {
@@ -122,6 +149,30 @@ export class GatewayMetrics {
       unit: '{call}',
       valueType: ValueType.INT,
     });
+  }
+
+  /**
+   * One merged model call of the pipeline, after its retries: `code` its final status (OK on an answer), `seconds`
+   * the whole hop. One counter add and one histogram record; the attributes are made once per version and code.
+   */
+  recordModelCall(modelName: string, modelVersion: string, code: status, seconds: number): void {
+    let versions = this.modelVersions.get(modelName);
+    if (!versions) {
+      versions = new Map();
+      this.modelVersions.set(modelName, versions);
+    }
+    let attributes = versions.get(modelVersion);
+    if (!attributes) {
+      attributes = { version: Object.freeze({ 'model.name': modelName, 'model.version': modelVersion }), byStatus: [] };
+      versions.set(modelVersion, attributes);
+    }
+    let withStatus = attributes.byStatus[code];
+    if (!withStatus) {
+      withStatus = Object.freeze({ ...attributes.version, 'rpc.grpc.status_code': status[code] ?? 'UNKNOWN' });
+      attributes.byStatus[code] = withStatus;
+    }
+    this.modelCalls.add(1, withStatus);
+    this.modelCallDuration.record(seconds, attributes.version);
   }
 
   /** One shadow call's comparison: rows with the same label, rows with another, and the sum of the score differences. */

@@ -273,4 +273,36 @@ describe('ClassifyPipeline', () => {
     assert.deepEqual([error.code, error.message], [status.INVALID_ARGUMENT, 'texts[1] is not valid UTF-8']);
     assert.equal(fake.sent.encode.length, 0);
   });
+
+  it('records one model call per merged call, by version, with its final status after the retries and its whole time', async () => {
+    const fake = new FakeDownstreams();
+    const failures: status[] = [];
+    const infer = fake.modelInfer.bind(fake);
+    let attempts = 0;
+    fake.modelInfer = async (request) => {
+      attempts++;
+      const code = failures.shift();
+      if (code !== undefined) throw Object.assign(new Error(`${status[code]}: injected`), { code, details: 'injected', metadata: new Metadata() });
+      return infer(request);
+    };
+    const recorded: { call: string; seconds: number }[] = [];
+    const policies = Object.fromEntries(HOPS.map((hop) => [hop, new HopPolicy(hop, policyConfig, logger)])) as Record<Hop, HopPolicy>;
+    const pipeline = new ClassifyPipeline(fake, policies, {
+      defaultModel: 'sentiment',
+      maxBatchTexts: 8,
+      coalescing: { maxRows: 8, maxInFlight: 1 },
+      modelCalls: { recordModelCall: (model, version, code, seconds) => recorded.push({ call: `${model}/${version} ${status[code]}`, seconds }) },
+    });
+    // Three requests merged behind a first one: two model calls, two records, whatever the number of texts.
+    await Promise.all([pipeline.classify(input(['a']), budget()), pipeline.classify(input(['b', 'c']), budget()), pipeline.classify(input(['d']), budget())]);
+    // One UNAVAILABLE retried into an answer: OK, once. Two in a row (retryMaxAttempts 1): UNAVAILABLE, once.
+    failures.push(status.UNAVAILABLE);
+    await pipeline.classify(input(['e'], { modelVersion: '1' }), budget());
+    failures.push(status.UNAVAILABLE, status.UNAVAILABLE);
+    const error = await rejectionOf(pipeline.classify(input(['f'], { modelVersion: '1' }), budget()));
+    assert.equal(error.code, status.UNAVAILABLE);
+    assert.deepEqual(recorded.map((r) => r.call), ['sentiment/2 OK', 'sentiment/2 OK', 'sentiment/1 OK', 'sentiment/1 UNAVAILABLE']);
+    assert.ok(recorded.every((r) => r.seconds >= 0 && r.seconds < 5));
+    assert.equal(attempts, 2 + 2 + 2, 'the retries were sent, and counted with their call');
+  });
 });

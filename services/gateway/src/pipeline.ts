@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { COMPUTE_MS_PARAMETER, QUEUE_MS_PARAMETER, type pipeline } from '@inference-mesh/protos';
+import { COMPUTE_MS_PARAMETER, QUEUE_MS_PARAMETER, type inference, type pipeline, type tokenizer } from '@inference-mesh/protos';
 import { ServiceError, checkUtf8Texts } from '@inference-mesh/service-kit';
 import type { Hop } from './config';
 import type { Downstreams } from './downstreams';
@@ -8,6 +8,7 @@ import type { AttemptOptions, HopPolicy } from './hop-policy';
 import { modelInferRequest, readLogits, toSignature, type ModelSignature } from './model-signature';
 import type { PredictionShadow } from './prediction-shadow';
 import { RequestCoalescer, type CoalescerOptions } from './request-coalescer';
+import { performance } from 'node:perf_hooks';
 import { hopOverheadMs, type HopTiming, type RequestTimer } from './timing';
 import { LiveVersionSplit, type VersionSplit, type VersionWeight } from './version-split';
 
@@ -42,6 +43,12 @@ export interface PipelineOptions {
   readonly coalescing?: CoalescerOptions;
   /** Records each hop's overhead (client-observed minus server-reported) of the calls it times. */
   readonly metrics?: Pick<GatewayMetrics, 'recordHopOverhead'>;
+  /**
+   * Records each merged model call's final status and whole time, retries included, by version
+   * (imesh.gateway.model.calls and .call.duration). Not given to the fallback pipeline: its calls go to another
+   * deployment and would be counted as the primary version's. Shadow calls never pass through here.
+   */
+  readonly modelCalls?: Pick<GatewayMetrics, 'recordModelCall'>;
   /**
    * Compares a sample of the split's answers with another version's (IMESH_SHADOW_SAMPLE, prediction-shadow.ts);
    * undefined: no shadowing.
@@ -121,9 +128,7 @@ export class ClassifyPipeline {
     if (hops) this.recordOverhead('tokenizer', hops.tokenizer);
     const modelVersion = encoded.modelVersion;
     const signature = await this.signature(modelName, modelVersion, budget);
-    const inferred = await this.run('model', budget, (attempt) =>
-      this.downstreams.modelInfer(modelInferRequest(modelName, modelVersion, signature, encoded), attempt, hops?.model),
-    );
+    const inferred = await this.inferModel(modelName, modelVersion, signature, encoded, budget);
     if (hops) {
       this.recordOverhead('model', hops.model);
       const parameters = inferred.parameters;
@@ -155,6 +160,30 @@ export class ClassifyPipeline {
     // The shadow starts after the callers are answered and never touches their answers (prediction-shadow.ts).
     if (shadowSplit !== undefined) this.options.shadow!.offer(modelName, inferred.modelVersion, shadowSplit, encoded, results);
     return results;
+  }
+
+  /** The model hop under its policy; with `modelCalls`, one record of its outcome and time per merged call. */
+  private async inferModel(
+    modelName: string,
+    modelVersion: string,
+    signature: ModelSignature,
+    encoded: tokenizer.EncodeResponse__Output,
+    budget: CallBudget,
+  ): Promise<inference.ModelInferResponse__Output> {
+    const request = modelInferRequest(modelName, modelVersion, signature, encoded);
+    const hopTiming = budget.timing?.hops.model;
+    const calls = this.options.modelCalls;
+    if (!calls) return this.run('model', budget, (attempt) => this.downstreams.modelInfer(request, attempt, hopTiming));
+    const startedMs = performance.now();
+    try {
+      const inferred = await this.run('model', budget, (attempt) => this.downstreams.modelInfer(request, attempt, hopTiming));
+      calls.recordModelCall(modelName, modelVersion, status.OK, (performance.now() - startedMs) / 1000);
+      return inferred;
+    } catch (error) {
+      // The policy answers with a ServiceError (DownstreamError) whose code is the caller's.
+      calls.recordModelCall(modelName, modelVersion, error instanceof ServiceError ? error.code : status.UNKNOWN, (performance.now() - startedMs) / 1000);
+      throw error;
+    }
   }
 
   private recordOverhead(hop: Hop, timing: HopTiming): void {

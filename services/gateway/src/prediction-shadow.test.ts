@@ -364,6 +364,7 @@ describe('prediction agreement (PredictionShadow)', () => {
     /** A pipeline whose split always picks version 1 first (random 0), shadowing every merged call to 2. */
     function shadowedPipeline(mesh: FakeMesh, options: { weights?: string; coalescing?: boolean; shadowConfig?: Partial<ShadowConfig> } = {}) {
       const metrics = new RecordedMetrics();
+      const modelCalls: string[] = [];
       const policies = Object.fromEntries(HOPS.map((hop) => [hop, new HopPolicy(hop, policyConfig, quiet)])) as Record<Hop, HopPolicy>;
       const live = new LiveVersionSplit();
       const weights = parseVersionWeights(options.weights ?? '1=50,2=50');
@@ -375,9 +376,10 @@ describe('prediction agreement (PredictionShadow)', () => {
         maxBatchTexts: 16,
         liveVersionSplit: live,
         shadow,
+        modelCalls: { recordModelCall: (modelName, modelVersion, code) => modelCalls.push(`${modelName}/${modelVersion} ${status[code]}`) },
         ...(options.coalescing && { coalescing: { maxRows: 16, maxInFlight: 1 } }),
       });
-      return { pipeline, shadow, metrics, policies };
+      return { pipeline, shadow, metrics, policies, modelCalls };
     }
 
     it('shadows the split\'s calls of the default model, not calls pinned to a version nor other models', async () => {
@@ -409,13 +411,15 @@ describe('prediction agreement (PredictionShadow)', () => {
       mesh.answers.set('2', () => ({ label: 'negative', score: 0.99 }));
       // Every shadow call fails as an unwell downstream would: with retries, and a breaker that opens on one failure.
       mesh.failInfer.set('2', grpcError(status.UNAVAILABLE, 'version 2 is down'));
-      const { pipeline, shadow, metrics, policies } = shadowedPipeline(mesh, { shadowConfig: { maxInFlight: 100 } });
+      const { pipeline, shadow, metrics, policies, modelCalls } = shadowedPipeline(mesh, { shadowConfig: { maxInFlight: 100 } });
       for (let i = 0; i < 20; i++) {
         const results = await pipeline.classify({ texts: texts('a'), modelName: '', modelVersion: '', topK: 0 }, budget());
         assert.deepEqual(results.map((r) => [r.label, r.score, r.modelVersion]), [['positive', 0.9, '1']]);
       }
       await shadow.settled();
       assert.equal(policies.model.circuitState, 'closed');
+      assert.deepEqual(new Set(modelCalls), new Set(['sentiment/1 OK']), "imesh.gateway.model.calls counts the callers' calls, never a shadow's");
+      assert.equal(modelCalls.length, 20);
       assert.equal(mesh.inferFor('2'), 20, 'one attempt per shadow: no retries');
       assert.equal(metrics.failed.length, 20);
 

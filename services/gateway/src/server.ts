@@ -71,6 +71,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     liveVersionSplit: split.live,
     guard,
     metrics,
+    modelCalls: metrics,
     ...(shadow && { shadow }),
   });
 
