@@ -28,9 +28,13 @@ Set options:
 
 Status options:
   --prometheus URL         the Prometheus server (default: $IMESH_PROMETHEUS_URL)
-  --source app|istio       app: the model service's metrics (imesh_model_requests_total, ModelInfer
+  --source gateway|app|istio
+                           gateway: the gateway's model calls per version (imesh_gateway_model_calls_total,
+                           final status after its retries; the whole model hop's time), what callers see,
+                           unreachable pods included;
+                           app: the model service's metrics (imesh_model_requests_total, ModelInfer
                            time with the batcher's queue);
-                           istio: the sidecars' istio_requests_total and request duration (default: app)
+                           istio: the sidecars' istio_requests_total and request duration (default: gateway)
   --model NAME             the model (default: sentiment)
   --window DURATION        the Prometheus range to compare over (default: 5m)
   --min-requests N         requests each version needs in the window before a verdict (default: 100)
@@ -75,7 +79,8 @@ export interface CanarySetCommand extends CanaryVersions {
   readonly configMap: string;
 }
 
-export type MetricsSource = 'app' | 'istio';
+/** Where the error ratio and p99 come from (README, "Rollouts"): the gateway's model hop, the model service, or Istio. */
+export type MetricsSource = 'gateway' | 'app' | 'istio';
 
 export interface CanaryStatusCommand extends CanaryVersions {
   readonly kind: 'canary-status';
@@ -182,8 +187,8 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
   const prometheusUrl = values.prometheus ?? env['IMESH_PROMETHEUS_URL'] ?? '';
   if (prometheusUrl === '') throw new UsageError(`"canary ${action}" needs --prometheus URL (or IMESH_PROMETHEUS_URL)`);
   if (!/^https?:\/\/[^/]/.test(prometheusUrl)) throw new UsageError(`--prometheus must be an http:// or https:// URL, got ${JSON.stringify(prometheusUrl)}`);
-  const source = values.source ?? 'app';
-  if (source !== 'app' && source !== 'istio') throw new UsageError(`--source must be "app" or "istio", got ${JSON.stringify(source)}`);
+  const source = values.source ?? 'gateway';
+  if (source !== 'gateway' && source !== 'app' && source !== 'istio') throw new UsageError(`--source must be "gateway", "app" or "istio", got ${JSON.stringify(source)}`);
   const analysis = {
     stable,
     canary,

@@ -69,6 +69,21 @@ export function canaryQueries(source: MetricsSource, options: Pick<CanaryStatusO
       latencyMeasure: 'p99 ModelInfer time, queue included (model service)',
     };
   }
+  if (source === 'gateway') {
+    // The gateway's model hop per version (imesh_gateway_model_calls_total): each merged call once, with its final
+    // status after the gateway's retries, and its whole time, retries and backoff included. It sees what callers
+    // see, failures the model service never does included: pods that cannot be reached, a connection that drops.
+    const selector = `model_name=${JSON.stringify(model)}`;
+    return {
+      versionLabel: 'model_version',
+      labelValue: (version) => version,
+      requests: countedOncePerPod('model_version', `increase(imesh_gateway_model_calls_total{${selector}}[${window}])`),
+      failures: countedOncePerPod('model_version', `increase(imesh_gateway_model_calls_total{${selector},rpc_grpc_status_code=~"${FAILURE_CODES.join('|')}"}[${window}])`),
+      p99: `histogram_quantile(0.99, ${countedOncePerPod('model_version, le', `rate(imesh_gateway_model_call_duration_bucket{${selector}}[${window}])`)})`,
+      p99ToSeconds: 1,
+      latencyMeasure: 'p99 model hop, retries included (gateway)',
+    };
+  }
   // Istio's standard metrics, as the gateway's sidecar reports them: every attempt, failed connections included,
   // and the whole request time as the caller sees it. The model name is not a label there: the Service is.
   const selector = `reporter="source",destination_service_name="model",destination_service_namespace=${JSON.stringify(namespace)}`;

@@ -68,7 +68,7 @@ describe('imesh canary', () => {
         stable: '1',
         canary: '2',
         prometheusUrl: 'http://prometheus:9090',
-        source: 'app',
+        source: 'gateway',
         model: 'sentiment',
         namespace: 'imesh',
         window: '5m',
@@ -91,7 +91,7 @@ describe('imesh canary', () => {
       refuses(['status', '--prometheus', 'prometheus:9090'], /must be an http:\/\/ or https:\/\/ URL/);
       refuses(['status', '--prometheus', 'http://p', '--weight', '3'], /--weight is not an option of "canary status"/);
       refuses(['status', '--prometheus', 'http://p', '--window', 'five'], /--window must be a Prometheus duration/);
-      refuses(['status', '--prometheus', 'http://p', '--source', 'envoy'], /--source must be "app" or "istio"/);
+      refuses(['status', '--prometheus', 'http://p', '--source', 'envoy'], /--source must be "gateway", "app" or "istio"/);
       refuses(['set', '--weight', '5', '--stable', '2', '--canary', '2'], /--stable and --canary are both 2/);
       refuses(['set', '--weight', '5', '--bogus'], /Unknown option '--bogus'/);
       refuses(['set', '--weight', '5', '--deployment', 'gateway'], /Unknown option '--deployment'/);
@@ -210,10 +210,26 @@ describe('imesh canary', () => {
 
     after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-    it('promotes a canary within the limits, from the model service\'s metrics', async () => {
+    it('promotes a canary within the limits, by default from the gateway\'s model calls', async () => {
       answers = { requests: { '1': '9500', '2': '500' }, failures: { '1': '19' }, p99: { '1': '0.010', '2': '0.011' } };
       const run = io({ env: { IMESH_PROMETHEUS_URL: url } });
       assert.equal(await runCanary(['status'], run), 0, run.stderr.join(''));
+      const report = run.stdout.join('');
+      assert.match(report, /^1 \(stable\)\s+9500\s+0\.20%\s+10\.0 ms\s*$/m);
+      assert.match(report, /^2 \(canary\)\s+500\s+0\.00%\s+11\.0 ms$/m);
+      assert.match(report, /\(p99 model hop, retries included \(gateway\)\)/);
+      assert.match(report, /^promote: version 2 is within the limits/m);
+      assert.deepEqual(queries.sort(), [
+        'histogram_quantile(0.99, sum by (model_version, le) (max by (namespace, pod, model_version, le) (sum by (namespace, pod, job, instance, model_version, le) (rate(imesh_gateway_model_call_duration_bucket{model_name="sentiment"}[5m])))))',
+        'sum by (model_version) (max by (namespace, pod, model_version) (sum by (namespace, pod, job, instance, model_version) (increase(imesh_gateway_model_calls_total{model_name="sentiment",rpc_grpc_status_code=~"UNKNOWN|DEADLINE_EXCEEDED|FAILED_PRECONDITION|UNIMPLEMENTED|INTERNAL|UNAVAILABLE|DATA_LOSS"}[5m]))))',
+        'sum by (model_version) (max by (namespace, pod, model_version) (sum by (namespace, pod, job, instance, model_version) (increase(imesh_gateway_model_calls_total{model_name="sentiment"}[5m]))))',
+      ]);
+    });
+
+    it('promotes a canary within the limits, from the model service\'s metrics with --source app', async () => {
+      answers = { requests: { '1': '9500', '2': '500' }, failures: { '1': '19' }, p99: { '1': '0.010', '2': '0.011' } };
+      const run = io({ env: { IMESH_PROMETHEUS_URL: url } });
+      assert.equal(await runCanary(['status', '--source', 'app'], run), 0, run.stderr.join(''));
       const report = run.stdout.join('');
       assert.match(report, /^1 \(stable\)\s+9500\s+0\.20%\s+10\.0 ms$/m);
       assert.match(report, /^2 \(canary\)\s+500\s+0\.00%\s+11\.0 ms$/m);
@@ -235,7 +251,7 @@ describe('imesh canary', () => {
 
       answers = { requests: { '1': '9500', '2': '500' }, failures: {}, p99: { '1': '0.010', '2': '0.013' } };
       const slow = io();
-      assert.equal(await runCanary(['status', '--prometheus', url], slow), 3);
+      assert.equal(await runCanary(['status', '--prometheus', url, '--source', 'app'], slow), 3);
       assert.match(slow.stdout.join(''), /p99 ModelInfer time, queue included \(model service\) 13\.0 ms vs 10\.0 ms: \+30\.0% \(limit \+25%\)/);
       assert.equal(await runCanary(['status', '--prometheus', url, '--max-p99-increase', '0.5'], io()), 0, 'a looser limit promotes it');
     });
@@ -294,9 +310,11 @@ describe('imesh canary', () => {
       assert.equal(decide(health('1', 500, 0, NaN), health('2', 500, 0.5, NaN), limits).decision, 'rollback', 'errors alone suffice');
     });
 
-    it('builds its app queries for the model asked about', () => {
-      const queries = canaryQueries('app', { model: 'topic', namespace: 'imesh', window: '1h' });
-      assert.ok([queries.requests, queries.failures, queries.p99].every((q) => q.includes('model_name="topic"') && q.includes('[1h]')));
+    it('builds its app and gateway queries for the model asked about', () => {
+      for (const source of ['app', 'gateway'] as const) {
+        const queries = canaryQueries(source, { model: 'topic', namespace: 'imesh', window: '1h' });
+        assert.ok([queries.requests, queries.failures, queries.p99].every((q) => q.includes('model_name="topic"') && q.includes('[1h]')), source);
+      }
     });
   });
 });
