@@ -86,6 +86,10 @@ describe('images: docker/Dockerfile built with podman, run as k8s/ runs them', f
       assert.equal(stdout.trim(), '10001', `${name}: runs as uid 10001`);
       assert.match((await podman.run(['exec', name, 'node', '--version'])).stdout, /^v22\./, `${name}: Node 22 LTS`);
       await assert.rejects(podman.run(['exec', name, 'sh', '-c', 'command -v npm || command -v yarn || command -v corepack']), `${name}: no package manager at runtime`);
+      if (image === IMAGES.service) {
+        // The rollout controller's Deployment (k8s/rollout) runs the CLI from this image.
+        assert.match((await podman.run(['exec', name, 'node', 'tools/cli/bin/imesh.js', 'canary', '--help'])).stdout, /canary run {2,}a rollout controller/, `${name}: imesh canary run`);
+      }
       // The preStop hook runs `sleep` in the container: the image must have it.
       await podman.run(['exec', name, 'sleep', '0']);
       await assert.rejects(podman.run(['exec', name, 'touch', '/app/written']), /Read-only file system/, `${name}: /app is read-only`);

@@ -37,7 +37,11 @@ function kubectl(): string {
 
 /** `kubectl kustomize DIR`, parsed: what `kubectl apply -k DIR` would send. */
 export function buildOverlay(overlay: Overlay): Manifest[] {
-  const dir = overlayDir(overlay);
+  return buildKustomization(overlayDir(overlay));
+}
+
+/** `kubectl kustomize DIR` of any kustomization (k8s/rollout, say), parsed. */
+export function buildKustomization(dir: string): Manifest[] {
   const output = execFileSync(kubectl(), ['kustomize', dir], { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
   return parseManifests(output, `kustomize ${relative(REPO_ROOT, dir)}`);
 }

@@ -55,6 +55,10 @@ Run options (and the status options above):
                            from both versions (default: 0.9; 0 does not judge agreement)
   --max-score-difference X roll back if the mean |score difference| of shadowed rows exceeds X (default: 0.1)
   --min-agreement-rows N   shadowed rows an agreement verdict needs (default: 50)
+  --restart                start afresh over a recorded rollout of these versions that has ended (without it,
+                           an ended rollout is reported and not run again)
+  --keep-running           after the end, wait for SIGTERM instead of exiting (the controller's Deployment,
+                           k8s/rollout/)
 
 Common options:
   --split-dir DIR          the split as files (DIR/weights, DIR/rollout: a gateway with
@@ -114,6 +118,9 @@ export interface CanaryRunCommand extends Omit<CanaryStatusCommand, 'kind' | 'wi
   readonly minAgreement: number;
   readonly maxScoreDifference: number;
   readonly minAgreementRows: number;
+  readonly restart: boolean;
+  /** After the end, wait for SIGTERM instead of exiting: the controller as a Deployment, which must not restart it. */
+  readonly keepRunning: boolean;
 }
 
 export interface CanaryControlCommand extends SplitLocation {
@@ -131,7 +138,7 @@ const OPTIONS = optionTable({
     'weight', 'config-map', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace',
     'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir',
   ],
-  flags: ['help'],
+  flags: ['help', 'restart', 'keep-running'],
   lists: ['file', 'pause-at'],
   short: { help: 'h', file: 'f', namespace: 'n' },
 });
@@ -141,7 +148,7 @@ const ANALYSIS = ['prometheus', 'source', 'model', 'min-requests', 'max-error-in
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   set: [...COMMON, 'weight', 'file', 'config-map'],
   status: [...COMMON, ...ANALYSIS, 'window', 'split-dir'],
-  run: [...COMMON, ...ANALYSIS, 'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'pause-at', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir', 'config-map'],
+  run: [...COMMON, ...ANALYSIS, 'restart', 'keep-running', 'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'pause-at', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir', 'config-map'],
   resume: ['namespace', 'help', 'split-dir', 'config-map'],
   abort: ['namespace', 'help', 'split-dir', 'config-map'],
 };
@@ -221,6 +228,8 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
       minAgreement,
       maxScoreDifference: fraction(values['max-score-difference'] ?? '0.1', '--max-score-difference'),
       minAgreementRows: integer(values['min-agreement-rows'] ?? '50', '--min-agreement-rows', 1, Number.MAX_SAFE_INTEGER),
+      restart: values.restart === true,
+      keepRunning: values['keep-running'] === true,
     };
   }
   const window = values.window ?? '5m';

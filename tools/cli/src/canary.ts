@@ -1,7 +1,7 @@
 import { CANARY_USAGE, parseCanaryCommand, type CanaryRunCommand, type CanarySetCommand, type SplitLocation } from './canary-args';
 import { analyseStep } from './rollout-analysis';
 import { abortRollout, formatHistory, resumeRollout, runRollout } from './rollout';
-import { ConfigMapStore, DirectoryStore, type RolloutStore } from './rollout-store';
+import { ConfigMapApiStore, ConfigMapStore, DirectoryStore, inClusterApi, type RolloutStore } from './rollout-store';
 import { canaryStatus, formatVerdict, type CanaryDecision } from './canary-status';
 import { kubectlOnPath, runKubectl, setSplitInCluster, setSplitInFile, type KubectlRunner } from './canary-weights';
 import { UsageError } from '@inference-mesh/tool-kit';
@@ -48,6 +48,7 @@ export async function runCanary(argv: readonly string[], io: CanaryIo): Promise<
       }
       case 'canary-run': {
         const state = await runCanaryRollout(command, io);
+        if (command.keepRunning) await new Promise((resolve) => io.signal?.addEventListener('abort', resolve, { once: true }));
         return state.phase === 'promoted' ? CANARY_EXIT.promote : CANARY_EXIT.rollback;
       }
       case 'canary-resume': {
@@ -82,6 +83,9 @@ async function setWeights(command: CanarySetCommand, io: CanaryIo): Promise<stri
 
 function rolloutStore(location: SplitLocation, io: CanaryIo): RolloutStore {
   if (location.splitDir !== undefined) return new DirectoryStore(location.splitDir);
+  // In a pod (the controller's Deployment): the API server with the pod's ServiceAccount; kubectl elsewhere.
+  const api = inClusterApi(io.env);
+  if (api) return new ConfigMapApiStore(api, location.namespace, location.configMap);
   const kubectl = io.kubectl ?? (kubectlOnPath() ? runKubectl : undefined);
   if (!kubectl) throw new Error('kubectl is not on PATH: give the split as files with --split-dir DIR, or run where kubectl reaches the cluster');
   return new ConfigMapStore(kubectl, location.namespace, location.configMap);

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { abortRollout, formatHistory, resumeRollout, runRollout, type RolloutOptions } from './rollout';
 import { afterAnalysis, canaryShare, parseRolloutState, scheduleProblem, startRollout, type AnalysisRecord, type AnalysisVerdict, type RolloutState } from './rollout-state';
-import { DirectoryStore } from './rollout-store';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ConfigMapApiStore, DirectoryStore, inClusterApi } from './rollout-store';
 
 const VERSIONS = { model: 'sentiment', stable: '1', canary: '2' };
 const POLICY = { schedule: [5, 25, 50, 100], pauseAt: [], failureThreshold: 2, maxInconclusive: 3 };
@@ -116,11 +118,52 @@ describe('runRollout', () => {
     const state: RolloutState = await paused;
     assert.deepEqual([state.phase, weights()], ['aborted', '1=100,2=0']);
 
-    rmSync(join(dir, 'rollout'));
-    const running = runRollout({ ...options, pauseAt: [25] }, { store, analyse: async (share) => record('pass', share), out: () => {} });
+    const lines: string[] = [];
+    const again = await runRollout({ ...options, pauseAt: [25] }, { store, analyse: async () => assert.fail('an ended rollout is not analysed again'), out: (line) => lines.push(line) });
+    assert.deepEqual([again.phase, weights()], ['aborted', '1=100,2=0']);
+    assert.match(lines[0]!, /the rollout of version 2 has ended: aborted .*--restart starts it again/);
+    const running = runRollout({ ...options, pauseAt: [25], restart: true }, { store, analyse: async (share) => record('pass', share), out: () => {} });
     for (let i = 0; i < 100 && (await store.read()).rollout?.phase !== 'paused'; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(weights(), '1=75,2=25', 'held at the pause');
     await resumeRollout(store);
     assert.equal((await running).phase, 'promoted');
+  });
+});
+
+describe('ConfigMapApiStore: the split ConfigMap through the Kubernetes API, as the controller Deployment uses it', () => {
+  it('reads with GET and writes both keys with a merge patch, with the ServiceAccount token; names the refusal', async () => {
+    const data: Record<string, string> = { weights: '1=100,2=0', other: 'kept' };
+    const seen: string[] = [];
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        seen.push(`${request.method} ${request.url} ${request.headers.authorization} ${request.headers['content-type'] ?? '-'}`);
+        if (request.url !== '/api/v1/namespaces/imesh/configmaps/gateway-version-split') {
+          response.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'configmaps "x" is forbidden' }));
+          return;
+        }
+        if (request.method === 'PATCH') Object.assign(data, (JSON.parse(body) as { data: Record<string, string> }).data);
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const api = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 'sa-token' };
+    try {
+      const store = new ConfigMapApiStore(api, 'imesh', 'gateway-version-split');
+      assert.deepEqual(await store.read(), { weights: '1=100,2=0', rollout: undefined });
+      const state = startRollout(VERSIONS, POLICY, at);
+      await store.write('1=95,2=5', state);
+      assert.deepEqual(await store.read(), { weights: '1=95,2=5', rollout: state });
+      assert.equal(data['other'], 'kept', 'a merge patch leaves the other keys');
+      assert.deepEqual(seen.slice(0, 2), [
+        'GET /api/v1/namespaces/imesh/configmaps/gateway-version-split Bearer sa-token -',
+        'PATCH /api/v1/namespaces/imesh/configmaps/gateway-version-split Bearer sa-token application/merge-patch+json',
+      ]);
+      await assert.rejects(new ConfigMapApiStore(api, 'imesh', 'x').read(), /GET ConfigMap imesh\/x: HTTP 403 configmaps "x" is forbidden/);
+    } finally {
+      server.close();
+    }
+    assert.equal(inClusterApi({}), undefined, 'outside a pod: kubectl');
   });
 });

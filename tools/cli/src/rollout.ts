@@ -11,6 +11,8 @@ export interface RolloutOptions extends RolloutPolicy {
   readonly intervalMs: number;
   /** How often the store is read during a hold, for `canary abort` and `canary resume` from elsewhere, ms. */
   readonly pollMs: number;
+  /** Start afresh over a recorded rollout of the same versions that has ended (promoted, rolled back, aborted). */
+  readonly restart?: boolean;
 }
 
 export interface RolloutDeps {
@@ -32,8 +34,14 @@ export async function runRollout(options: RolloutOptions, deps: RolloutDeps): Pr
   const now = deps.now ?? (() => new Date());
   const stored = await deps.store.read();
   let state: RolloutState;
-  if (stored.rollout && !isFinished(stored.rollout) && stored.rollout.canary === options.canary && stored.rollout.stable === options.stable && stored.rollout.model === options.model) {
-    state = stored.rollout;
+  const same = stored.rollout && stored.rollout.canary === options.canary && stored.rollout.stable === options.stable && stored.rollout.model === options.model;
+  if (same && isFinished(stored.rollout!) && !options.restart) {
+    // A controller restarted after the end (a pod rescheduled) must not roll the canary out a second time.
+    deps.out(`the rollout of version ${options.canary} has ended: ${stored.rollout!.phase} (${stored.rollout!.reason ?? ''}); --restart starts it again`);
+    return stored.rollout!;
+  }
+  if (same && !isFinished(stored.rollout!)) {
+    state = stored.rollout!;
     deps.out(`continuing the rollout of version ${state.canary} at step ${state.step + 1} of ${state.schedule.length} (${canaryShare(state)}%), ${state.phase}, ${state.history.length} analyses so far`);
   } else {
     state = startRollout(options, options, now());
