@@ -1,5 +1,6 @@
 // `imesh canary run` against the real mesh and a real Prometheus: the controller is the CLI in a process of its
 // own, the split a directory laid out as the gateway's ConfigMap volume, the load real callers through the SDK.
+import { status } from '@grpc/grpc-js';
 import { PipelineClient } from '@inference-mesh/client';
 import { REPO_ROOT, startMesh, type RunningMesh } from '@inference-mesh/launcher';
 import { strict as assert } from 'node:assert';
@@ -7,9 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FaultProxy } from './fault-proxy';
 import { freePort } from './free-port';
 import { SteadyLoad } from './load';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
+import { useProcessGroup } from './resilience-fixture';
 import { buildCanaryRepository, WRONG_CANARY_VERSION, type CanaryRepository } from './wrong-canary';
 
 const CLI = join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js');
@@ -175,5 +178,171 @@ describe('imesh canary run: a rollout controller against the real mesh and Prome
     assert.deepEqual(rollout().history.map((record) => `${record.share}:${record.verdict}`), ['20:pass', '40:pass', '60:pass']);
     await load.stop();
     assert.equal(load.outcomes.filter((outcome) => !outcome.ok).length, 0);
+  });
+});
+
+/**
+ * A failing canary: the model hop goes through a fault proxy (tests/src/fault-proxy.ts), which fails or holds only
+ * version 2's ModelInfer calls once the first step has passed. The model service never sees those failures or
+ * that delay; the gateway does, and the default `--source gateway` reads them from its imesh_gateway_model_* metrics.
+ */
+describe('imesh canary run: a canary that fails or slows down behind the gateway is rolled back', function () {
+  this.timeout(180_000);
+  const group = useProcessGroup();
+  const INTERVAL_MS = 5_000;
+  const FAILURE_THRESHOLD = 2;
+  /**
+   * Beyond interval x threshold: the controller re-reads its store every second during a hold (up to 1 s late,
+   * twice), Prometheus scrapes every second, and the analysis' queries and the split's write take a moment.
+   */
+  const ALLOWANCE_MS = 4_000;
+  let repository: CanaryRepository;
+  let splitDir: string;
+  let proxy: FaultProxy;
+  let prometheus: RunningPrometheus;
+  let client: PipelineClient;
+  let gatewayMetricsUrl: string;
+  const controllers: ChildProcess[] = [];
+
+  before(async function () {
+    this.timeout(150_000);
+    repository = buildCanaryRepository();
+    splitDir = mkdtempSync(join(tmpdir(), 'imesh-rollout-fault-split-'));
+    writeFileSync(join(splitDir, 'weights'), '1=100,2=0\n');
+    const [gatewayMetrics, modelMetrics] = [await freePort(), await freePort()];
+    const shared = { IMESH_MODEL_REPOSITORY: repository.root };
+    const [tokenizer, model, postprocess] = await Promise.all([
+      group.launch('tokenizer', shared),
+      group.launch('model', { ...shared, IMESH_MODEL_METRICS_PORT: String(modelMetrics) }),
+      group.launch('postprocess', shared),
+    ]);
+    proxy = await group.proxy(model!.address);
+    const gateway = await group.launch('gateway', {
+      ...shared,
+      IMESH_TOKENIZER_TARGET: tokenizer!.address,
+      IMESH_MODEL_TARGET: proxy.address,
+      IMESH_POSTPROCESS_TARGET: postprocess!.address,
+      IMESH_GATEWAY_METRICS_PORT: String(gatewayMetrics),
+      IMESH_MODEL_VERSION_WEIGHTS_FILE: join(splitDir, 'weights'),
+      IMESH_MODEL_VERSION_WEIGHTS_POLL_INTERVAL_MS: '200',
+      IMESH_SHADOW_SAMPLE: '1',
+    });
+    gatewayMetricsUrl = `http://127.0.0.1:${gatewayMetrics}/metrics`;
+    prometheus = await startPrometheus({ targets: { gateway: `127.0.0.1:${gatewayMetrics}`, model: `127.0.0.1:${modelMetrics}` } });
+    client = new PipelineClient({ target: gateway.address });
+    await client.classify(['warm up']);
+  });
+
+  afterEach(async () => {
+    for (const child of controllers.splice(0)) child.kill('SIGKILL');
+    await proxy?.setMode({ kind: 'pass' });
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    client?.close();
+    await prometheus?.stop();
+    repository?.cleanup();
+    rmSync(splitDir, { recursive: true, force: true });
+  });
+
+  const weights = () => readFileSync(join(splitDir, 'weights'), 'utf8').trim();
+  const rollout = () => JSON.parse(readFileSync(join(splitDir, 'rollout'), 'utf8')) as { phase: string; step: number; reason?: string };
+  const step = () => {
+    try {
+      return rollout().step;
+    } catch {
+      return -1; // not written yet
+    }
+  };
+
+  function controller(args: readonly string[]): Controller {
+    const child = spawn(
+      process.execPath,
+      [CLI, 'canary', 'run', '--split-dir', splitDir, '--prometheus', prometheus.url, '--min-requests', '10', '--min-agreement-rows', '10', ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    controllers.push(child);
+    const output: string[] = [];
+    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, output, exited };
+  }
+
+  /**
+   * Starts a rollout of 2 over 1 under load, switches the proxy to `fault` for version 2 once the first step has
+   * passed, and returns when the controller has rolled back: the time from the fault to the split's rollback,
+   * what the controller printed, and what happened to the callers and to version 2 afterwards.
+   */
+  async function rollBackUnder(fault: Parameters<FaultProxy['setMode']>[0], maxP99Increase: string) {
+    rmSync(join(splitDir, 'rollout'), { force: true });
+    writeFileSync(join(splitDir, 'weights'), '1=100,2=0\n');
+    await sleep(1_000);
+    await using load = new SteadyLoad(client, { concurrency: 4 });
+    const run = controller(['--schedule', '20,50,100', '--interval', `${INTERVAL_MS / 1000}s`, '--failure-threshold', String(FAILURE_THRESHOLD), '--max-p99-increase', maxP99Increase]);
+    for (let i = 0; i < 300 && step() < 1; i++) await sleep(50);
+    assert.equal(step(), 1, `the first step passed: ${run.output.join('')}`);
+    await proxy.setMode(fault);
+    const faultAt = Date.now();
+    const beforeFault = load.outcomes.length;
+    while (weights() !== '1=100,2=0' && Date.now() - faultAt < 60_000) await sleep(20);
+    const rolledBackMs = Date.now() - faultAt;
+    const code = await run.exited;
+    const text = run.output.join('');
+    const duringFault = load.outcomes.slice(beforeFault);
+    // The gateway re-reads the split every 200 ms; calls already on their way to version 2 finish.
+    await sleep(1_000);
+    const afterMs = Date.now();
+    const after = load.outcomes.length;
+    await sleep(2_000);
+    await load.stop();
+    const versionsAfter = new Set(load.outcomes.slice(after).flatMap((outcome) => outcome.response?.results.map((result) => result.modelVersion) ?? []));
+    const version2CallsAfter = (await proxy.records('ModelInfer')).filter((record) => record.modelVersion === '2' && record.receivedAt >= afterMs).length;
+    const failedAfter = load.outcomes.slice(after).filter((outcome) => !outcome.ok).length;
+    return { code, text, rolledBackMs, duringFault, versionsAfter, version2CallsAfter, failedAfter, answeredAfter: load.outcomes.length - after };
+  }
+
+  it('the gateway exports imesh_gateway_model_calls_total and imesh_gateway_model_call_duration per version, status code included', async () => {
+    const text = await (await fetch(gatewayMetricsUrl)).text();
+    assert.match(text, /^imesh_gateway_model_calls_total\{[^}]*model_name="sentiment"[^}]*model_version="1"[^}]*rpc_grpc_status_code="OK"[^}]*\} [1-9]/m, text);
+    assert.match(text, /^imesh_gateway_model_call_duration_bucket\{[^}]*model_version="1"[^}]*le="[0-9.]+"\} /m);
+    assert.match(text, /^imesh_gateway_model_call_duration_count\{[^}]*model_version="1"[^}]*\} [1-9]/m);
+  });
+
+  it('a canary failing half its calls (UNAVAILABLE) is rolled back within interval x threshold on its error ratio; then 0 requests reach it', async () => {
+    const result = await rollBackUnder({ kind: 'fail', code: status.UNAVAILABLE, onlyModelVersion: '2', ratio: 0.5 }, '3');
+    assert.equal(result.code, 3, result.text);
+    assert.match(result.text, /analysis at 20%: pass/);
+    assert.match(result.text, /analysis at 50%: fail\n {2}error ratio [1-9][0-9.]*% vs [0-9.]+%/, result.text);
+    const reason = rollout().reason!;
+    assert.match(reason, new RegExp(`^${FAILURE_THRESHOLD} failed analyses \\(threshold ${FAILURE_THRESHOLD}\\): error ratio [1-9]`), reason);
+    assert.ok(result.rolledBackMs <= INTERVAL_MS * FAILURE_THRESHOLD + ALLOWANCE_MS, `rolled back ${result.rolledBackMs} ms after the fault began`);
+    assert.deepEqual([...result.versionsAfter], ['1'], 'after the rollback every answer comes from version 1');
+    assert.equal(result.version2CallsAfter, 0, 'after the rollback no ModelInfer call for version 2 reaches the proxy');
+    assert.equal(result.failedAfter, 0);
+    const failed = result.duringFault.filter((outcome) => !outcome.ok);
+    process.stdout.write(
+      `      [rollout] UNAVAILABLE for 50% of version 2's calls: rolled back ${(result.rolledBackMs / 1000).toFixed(1)} s after the fault began ` +
+        `(limit ${(INTERVAL_MS * FAILURE_THRESHOLD) / 1000} s + ${ALLOWANCE_MS / 1000} s); ${failed.length} of ${result.duringFault.length} requests failed meanwhile ` +
+        `(${[...new Set(failed.map((outcome) => outcome.code))].join(', ') || 'none'}), 0 of ${result.answeredAfter} after\n`,
+    );
+  });
+
+  it('a canary slowed beyond the p99 limit is rolled back within interval x threshold on its p99; then 0 requests reach it', async () => {
+    const result = await rollBackUnder({ kind: 'slow', delayMs: 400, onlyModelVersion: '2' }, '2');
+    assert.equal(result.code, 3, result.text);
+    assert.match(result.text, /analysis at 50%: fail/);
+    const reason = rollout().reason!;
+    assert.match(reason, /error ratio 0\.00% vs 0\.00%/, 'no errors: the latency alone fails it');
+    assert.match(reason, /p99 model hop, retries included \(gateway\) [0-9.]+ ms vs [0-9.]+ ms: \+[0-9.]+% \(limit \+200%\)/, reason);
+    assert.ok(result.rolledBackMs <= INTERVAL_MS * FAILURE_THRESHOLD + ALLOWANCE_MS, `rolled back ${result.rolledBackMs} ms after the fault began`);
+    assert.deepEqual([...result.versionsAfter], ['1']);
+    assert.equal(result.version2CallsAfter, 0);
+    assert.equal(result.duringFault.filter((outcome) => !outcome.ok).length, 0, 'a slow canary fails nobody');
+    process.stdout.write(
+      `      [rollout] version 2 held 400 ms per call: rolled back ${(result.rolledBackMs / 1000).toFixed(1)} s after the fault began, ` +
+        `0 of ${result.duringFault.length} requests failed meanwhile, 0 of ${result.answeredAfter} reached version 2 after\n`,
+    );
   });
 });

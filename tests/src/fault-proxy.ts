@@ -10,13 +10,24 @@ import * as grpc from '@grpc/grpc-js';
 import { loadInferenceProto, loadPostprocessProto, loadTokenizerProto } from '@inference-mesh/protos';
 import { fork, type ChildProcess } from 'node:child_process';
 
+/** Which calls a fault applies to; the others are forwarded. Both absent: every call. */
+export interface FaultScope {
+  /** Only calls whose `x-model-version` metadata (what the gateway sends with each model call) is this version. */
+  readonly onlyModelVersion?: string;
+  /** Only this share of the calls in scope, each drawn at random (0 to 1; absent: 1). */
+  readonly ratio?: number;
+}
+
 export type FaultMode =
   /** Forward every call. */
   | { readonly kind: 'pass' }
-  /** Answer every call at once with this status, forwarding nothing. */
-  | { readonly kind: 'fail'; readonly code: grpc.status; readonly details?: string }
-  /** Hold every call this long, then forward it (unless the caller has gone by then). */
-  | { readonly kind: 'slow'; readonly delayMs: number };
+  /** Answer every call (in scope) at once with this status, forwarding nothing. */
+  | ({ readonly kind: 'fail'; readonly code: grpc.status; readonly details?: string } & FaultScope)
+  /** Hold every call (in scope) this long, then forward it (unless the caller has gone by then). */
+  | ({ readonly kind: 'slow'; readonly delayMs: number } & FaultScope);
+
+/** The metadata key the gateway pins a model call's version with (services/gateway/src/version-split.ts). */
+const MODEL_VERSION_HEADER = 'x-model-version';
 
 export interface CallRecord {
   /** Method name, e.g. ModelInfer. */
@@ -28,6 +39,10 @@ export interface CallRecord {
   readonly completedAt?: number;
   /** The deadline the call carried, epoch ms (Infinity: none). */
   readonly deadline: number;
+  /** The call's `x-model-version` metadata, when it had one. */
+  readonly modelVersion?: string;
+  /** The fault in force applied to this call (false: forwarded as is). */
+  readonly faulted: boolean;
 }
 
 type Request = { id: number; type: 'mode'; mode: FaultMode } | { id: number; type: 'records' } | { id: number; type: 'reset' };
@@ -37,6 +52,11 @@ const identity = (value: Buffer) => value;
 
 /** Metadata a proxy must not copy onto its own outgoing call: grpc-js sets these per call. */
 const TRANSPORT_HEADERS = new Set(['user-agent', 'content-type', 'te', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding']);
+
+function inScope(scope: FaultScope, modelVersion: string | undefined): boolean {
+  if (scope.onlyModelVersion !== undefined && modelVersion !== scope.onlyModelVersion) return false;
+  return scope.ratio === undefined || Math.random() < scope.ratio;
+}
 
 function runProxy(target: string): void {
   let mode: FaultMode = { kind: 'pass' };
@@ -57,10 +77,14 @@ function runProxy(target: string): void {
       passthrough[name] = { ...method, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity };
       handlers[name] = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         const deadline = call.getDeadline();
+        const version = call.metadata.get(MODEL_VERSION_HEADER)[0];
+        const current = mode;
         const record: { -readonly [K in keyof CallRecord]: CallRecord[K] } = {
           method: name,
           receivedAt: Date.now(),
           deadline: deadline instanceof Date ? deadline.getTime() : deadline,
+          ...(version !== undefined && { modelVersion: String(version) }),
+          faulted: current.kind !== 'pass' && inScope(current, version === undefined ? undefined : String(version)),
         };
         records.push(record);
         let forwarded: grpc.ClientUnaryCall | undefined;
@@ -84,8 +108,8 @@ function runProxy(target: string): void {
             else callback(null, response);
           });
         };
-        const current = mode;
-        if (current.kind === 'fail') {
+        if (!record.faulted) forward();
+        else if (current.kind === 'fail') {
           record.completedAt = Date.now();
           callback({ code: current.code, details: current.details ?? `fault-proxy: injected ${grpc.status[current.code]}` });
         }
