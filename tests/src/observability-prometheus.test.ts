@@ -119,6 +119,10 @@ describe('observability: a real Prometheus scraping the real mesh', function () 
         IMESH_MODEL_MAX_BATCH_SIZE: '64',
         // Room for the 48 load callers; a burst of more is shed (imesh.gateway.shed).
         IMESH_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT),
+        // A canary split with every unpinned merged call shadowed: the dashboard's rollout panels have data.
+        // The load below pins its versions, so only the unpinned calls of the dashboard test are split.
+        IMESH_MODEL_VERSION_WEIGHTS: '1=50,2=50',
+        IMESH_SHADOW_SAMPLE: '1',
       },
       onLog: (service, line) => logs.push(`${service}: ${line}`),
     });
@@ -130,6 +134,9 @@ describe('observability: a real Prometheus scraping the real mesh', function () 
     assert.deepEqual(Object.keys(targets).sort(), [...MESH_SERVICES].sort(), 'every service logs its metrics port');
     prometheus = await startPrometheus({ targets, ruleFiles: [ALERT_RULES] });
     client = new PipelineClient({ target: mesh.gateway });
+    // Unpinned calls, split between the versions and each shadowed to the other: from now on Prometheus scrapes the
+    // series of the dashboard's agreement panel (the tests below pin their versions).
+    await Promise.all(Array.from({ length: 8 }, () => client.classify([TEXT])));
   });
   afterEach(function () {
     if (this.currentTest?.state === 'failed') process.stderr.write(`--- service logs (last 40 lines)\n${logs.slice(-40).join('\n')}\n`);
