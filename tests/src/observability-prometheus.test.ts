@@ -161,9 +161,9 @@ describe('observability: a real Prometheus scraping the real mesh', function () 
     assert.deepEqual(up.map((s) => s.metric.job).sort(), [...MESH_SERVICES].sort());
   });
 
-  it('imesh canary status finds requests and a p99 for both versions in the model service\'s own metrics', async () => {
+  for (const source of ['app', 'gateway'] as const) it(`imesh canary status --source ${source} finds requests and a p99 for both versions (${source === 'app' ? "the model service's own metrics" : "the gateway's model calls"})`, async () => {
     const cli = join(REPO_ROOT, 'tools', 'cli', 'bin', 'imesh.js');
-    const args = [cli, 'canary', 'status', '--prometheus', prometheus!.url, '--stable', '1', '--canary', '2', '--min-requests', '10', '--window', '10m'];
+    const args = [cli, 'canary', 'status', '--prometheus', prometheus!.url, '--source', source, '--stable', '1', '--canary', '2', '--min-requests', '10', '--window', '10m'];
     // increase() sees only what came after a series' first scrape: keep both versions busy until it has seen enough.
     // Exit status 0 (promote) or 3 (roll back) is a verdict; 4 (too little seen) until then.
     let last = '';
