@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FaultProxy } from './fault-proxy';
+import { dashboardExpressions } from './dashboard';
 import { freePort } from './free-port';
 import { SteadyLoad } from './load';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
@@ -31,6 +32,8 @@ describe('imesh canary run: a rollout controller against the real mesh and Prome
   let mesh: RunningMesh;
   let prometheus: RunningPrometheus;
   let client: PipelineClient;
+  /** The port a controller started with --metrics-port serves on; Prometheus scrapes it. */
+  let controllerMetrics: number;
   const logs: string[] = [];
   const controllers: ChildProcess[] = [];
 
@@ -54,7 +57,10 @@ describe('imesh canary run: a rollout controller against the real mesh and Prome
       },
       onLog: (service, line) => logs.push(`${service}: ${line}`),
     });
-    prometheus = await startPrometheus({ targets: { gateway: `127.0.0.1:${gatewayMetrics}`, model: `127.0.0.1:${modelMetrics}` } });
+    controllerMetrics = await freePort();
+    prometheus = await startPrometheus({
+      targets: { gateway: `127.0.0.1:${gatewayMetrics}`, model: `127.0.0.1:${modelMetrics}`, controller: `127.0.0.1:${controllerMetrics}` },
+    });
     client = new PipelineClient({ target: mesh.gateway });
   });
 
@@ -116,6 +122,29 @@ describe('imesh canary run: a rollout controller against the real mesh and Prome
     assert.equal(failed.length, 0, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`);
     const versions = new Set(load.outcomes.slice(after).flatMap((outcome) => outcome.response!.results.map((result) => result.modelVersion)));
     assert.deepEqual([...versions], ['2'], 'after the promotion every request gets version 2');
+  });
+
+  it("feeds the dashboard's rollout panels: share, phase and analyses by verdict from the controller's --metrics-port", async () => {
+    reset('1', '2');
+    await sleep(1_000);
+    await using load = new SteadyLoad(client, { concurrency: 4 });
+    const run = controller(['--schedule', '20,100', '--interval', '4s', '--max-p99-increase', '3', '--metrics-port', String(controllerMetrics), '--keep-running']);
+    const panels = dashboardExpressions().filter(({ expr }) => /\bimesh_rollout_/.test(expr));
+    assert.deepEqual([...new Set(panels.map((p) => p.panel))], ['Rollout: analyses by verdict']);
+    let seen = '';
+    for (let i = 0; i < 150; i++) {
+      const [verdicts, share] = await Promise.all(panels.map(({ expr }) => prometheus.query(expr)));
+      seen = JSON.stringify([verdicts, share]);
+      const pass = verdicts!.find((sample) => sample.metric['verdict'] === 'pass' && sample.metric['canary'] === '2');
+      if (pass?.value === 1 && share!.some((sample) => sample.metric['canary'] === '2' && sample.value === 100)) break;
+      await sleep(200);
+    }
+    assert.match(seen, /"verdict":"pass"\},"value":1\}/, `the verdict panel: ${seen}`);
+    assert.match(seen, /"canary":"2"\},"value":100\}/, `the share after the promotion: ${seen}`);
+    assert.equal((await prometheus.query('imesh_rollout_phase{phase="promoted"} == 1')).length, 1, 'the phase, kept up by --keep-running');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, 'a promoted rollout exits 0 on SIGTERM after --keep-running');
+    await load.stop();
   });
 
   it('rolls back a healthy but wrong canary (swapped labels) on prediction agreement alone; then no request reaches it', async () => {

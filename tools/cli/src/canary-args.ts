@@ -59,6 +59,8 @@ Run options (and the status options above):
                            an ended rollout is reported and not run again)
   --keep-running           after the end, wait for SIGTERM instead of exiting (the controller's Deployment,
                            k8s/rollout/)
+  --metrics-port N         serve the rollout's share, phase and analyses by verdict (imesh_rollout_*) on
+                           http://:N/metrics, for the dashboard's rollout row
 
 Common options:
   --split-dir DIR          the split as files (DIR/weights, DIR/rollout: a gateway with
@@ -88,8 +90,9 @@ export type MetricsSource = 'gateway' | 'app' | 'istio';
 
 export interface CanaryStatusCommand extends CanaryVersions {
   readonly kind: 'canary-status';
-  /** Where a recorded rollout's history is read from, when one is given. */
+  /** Where a recorded rollout's history is read from: --split-dir, else the split's ConfigMap. */
   readonly splitDir?: string;
+  readonly configMap: string;
   readonly prometheusUrl: string;
   readonly source: MetricsSource;
   readonly model: string;
@@ -108,7 +111,7 @@ export interface SplitLocation {
   readonly configMap: string;
 }
 
-export interface CanaryRunCommand extends Omit<CanaryStatusCommand, 'kind' | 'window' | 'splitDir'>, SplitLocation {
+export interface CanaryRunCommand extends Omit<CanaryStatusCommand, 'kind' | 'window' | 'splitDir' | 'configMap'>, SplitLocation {
   readonly kind: 'canary-run';
   readonly schedule: readonly number[];
   readonly intervalMs: number;
@@ -121,6 +124,8 @@ export interface CanaryRunCommand extends Omit<CanaryStatusCommand, 'kind' | 'wi
   readonly restart: boolean;
   /** After the end, wait for SIGTERM instead of exiting: the controller as a Deployment, which must not restart it. */
   readonly keepRunning: boolean;
+  /** Serve the rollout's metrics (imesh_rollout_*) on this port; undefined: none. */
+  readonly metricsPort: number | undefined;
 }
 
 export interface CanaryControlCommand extends SplitLocation {
@@ -136,7 +141,7 @@ export type CanaryCommand = CanarySetCommand | CanaryStatusCommand | CanaryRunCo
 const OPTIONS = optionTable({
   text: [
     'weight', 'config-map', 'prometheus', 'source', 'model', 'window', 'min-requests', 'max-error-increase', 'max-p99-increase', 'stable', 'canary', 'namespace',
-    'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir',
+    'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir', 'metrics-port',
   ],
   flags: ['help', 'restart', 'keep-running'],
   lists: ['file', 'pause-at'],
@@ -147,8 +152,8 @@ const COMMON = ['stable', 'canary', 'namespace', 'help'];
 const ANALYSIS = ['prometheus', 'source', 'model', 'min-requests', 'max-error-increase', 'max-p99-increase'];
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   set: [...COMMON, 'weight', 'file', 'config-map'],
-  status: [...COMMON, ...ANALYSIS, 'window', 'split-dir'],
-  run: [...COMMON, ...ANALYSIS, 'restart', 'keep-running', 'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'pause-at', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir', 'config-map'],
+  status: [...COMMON, ...ANALYSIS, 'window', 'split-dir', 'config-map'],
+  run: [...COMMON, ...ANALYSIS, 'restart', 'keep-running', 'metrics-port', 'schedule', 'interval', 'failure-threshold', 'max-inconclusive', 'pause-at', 'min-agreement', 'max-score-difference', 'min-agreement-rows', 'split-dir', 'config-map'],
   resume: ['namespace', 'help', 'split-dir', 'config-map'],
   abort: ['namespace', 'help', 'split-dir', 'config-map'],
 };
@@ -230,11 +235,12 @@ export function parseCanaryCommand(argv: readonly string[], env: Readonly<Record
       minAgreementRows: integer(values['min-agreement-rows'] ?? '50', '--min-agreement-rows', 1, Number.MAX_SAFE_INTEGER),
       restart: values.restart === true,
       keepRunning: values['keep-running'] === true,
+      metricsPort: values['metrics-port'] === undefined ? undefined : integer(values['metrics-port'], '--metrics-port', 1, 65_535),
     };
   }
   const window = values.window ?? '5m';
   if (!/^[0-9]+(ms|s|m|h|d)$/.test(window)) throw new UsageError(`--window must be a Prometheus duration such as 5m or 1h, got ${JSON.stringify(window)}`);
-  return { kind: 'canary-status', ...analysis, window, ...(location.splitDir !== undefined && { splitDir: location.splitDir }) };
+  return { kind: 'canary-status', ...analysis, window, configMap: location.configMap, ...(location.splitDir !== undefined && { splitDir: location.splitDir }) };
 }
 
 /** `30s`, `2m`, `1h` (or plain seconds) as a number of seconds, in text for tool-kit's `seconds` check. */

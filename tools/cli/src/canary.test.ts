@@ -71,6 +71,7 @@ describe('imesh canary', () => {
         source: 'gateway',
         model: 'sentiment',
         namespace: 'imesh',
+        configMap: 'gateway-version-split',
         window: '5m',
         minRequests: 100,
         maxErrorRatioIncrease: 0.01,
@@ -95,7 +96,6 @@ describe('imesh canary', () => {
       refuses(['set', '--weight', '5', '--stable', '2', '--canary', '2'], /--stable and --canary are both 2/);
       refuses(['set', '--weight', '5', '--bogus'], /Unknown option '--bogus'/);
       refuses(['set', '--weight', '5', '--deployment', 'gateway'], /Unknown option '--deployment'/);
-      refuses(['status', '--prometheus', 'http://p', '--config-map', 'x'], /--config-map is not an option of "canary status"/);
     });
 
     it('prints its usage for --help, and for bad usage with exit status 2', async () => {

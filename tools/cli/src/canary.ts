@@ -1,6 +1,8 @@
 import { CANARY_USAGE, parseCanaryCommand, type CanaryRunCommand, type CanarySetCommand, type SplitLocation } from './canary-args';
 import { analyseStep } from './rollout-analysis';
 import { abortRollout, formatHistory, resumeRollout, runRollout } from './rollout';
+import { serveRolloutMetrics } from './rollout-metrics';
+import type { RolloutState } from './rollout-state';
 import { ConfigMapApiStore, ConfigMapStore, DirectoryStore, inClusterApi, type RolloutStore } from './rollout-store';
 import { canaryStatus, formatVerdict, type CanaryDecision } from './canary-status';
 import { kubectlOnPath, runKubectl, setSplitInCluster, setSplitInFile, type KubectlRunner } from './canary-weights';
@@ -38,18 +40,22 @@ export async function runCanary(argv: readonly string[], io: CanaryIo): Promise<
         for (const line of await setWeights(command, io)) io.out(`${line}\n`);
         return 0;
       case 'canary-status': {
-        if (command.splitDir !== undefined) {
-          const { rollout } = await new DirectoryStore(command.splitDir).read();
-          if (rollout) io.out(formatHistory(rollout));
-        }
+        const history = await recordedRollout({ splitDir: command.splitDir, namespace: command.namespace, configMap: command.configMap }, io);
+        if (history) io.out(formatHistory(history));
         const verdict = await canaryStatus(command);
         io.out(formatVerdict(verdict));
         return CANARY_EXIT[verdict.decision];
       }
       case 'canary-run': {
-        const state = await runCanaryRollout(command, io);
-        if (command.keepRunning) await new Promise((resolve) => io.signal?.addEventListener('abort', resolve, { once: true }));
-        return state.phase === 'promoted' ? CANARY_EXIT.promote : CANARY_EXIT.rollback;
+        let latest: RolloutState | undefined;
+        const metrics = command.metricsPort === undefined ? undefined : await serveRolloutMetrics(command.metricsPort, () => latest);
+        try {
+          const state = await runCanaryRollout(command, io, (next) => (latest = next));
+          if (command.keepRunning) await new Promise((resolve) => io.signal?.addEventListener('abort', resolve, { once: true }));
+          return state.phase === 'promoted' ? CANARY_EXIT.promote : CANARY_EXIT.rollback;
+        } finally {
+          metrics?.server.close();
+        }
       }
       case 'canary-resume': {
         const state = await resumeRollout(rolloutStore(command, io));
@@ -81,6 +87,20 @@ async function setWeights(command: CanarySetCommand, io: CanaryIo): Promise<stri
   return setSplitInCluster(command, command, kubectl);
 }
 
+/**
+ * The rollout recorded beside the split, for `canary status`: from --split-dir, else the ConfigMap where kubectl or
+ * the pod's API access reaches it. No store within reach, or none recorded: undefined (status still answers).
+ */
+async function recordedRollout(location: SplitLocation, io: CanaryIo) {
+  if (location.splitDir === undefined && !inClusterApi(io.env) && !io.kubectl && !kubectlOnPath()) return undefined;
+  try {
+    return (await rolloutStore(location, io).read()).rollout;
+  } catch (error) {
+    io.err(`imesh canary: no rollout history (${error instanceof Error ? error.message : String(error)})\n`);
+    return undefined;
+  }
+}
+
 function rolloutStore(location: SplitLocation, io: CanaryIo): RolloutStore {
   if (location.splitDir !== undefined) return new DirectoryStore(location.splitDir);
   // In a pod (the controller's Deployment): the API server with the pod's ServiceAccount; kubectl elsewhere.
@@ -92,7 +112,7 @@ function rolloutStore(location: SplitLocation, io: CanaryIo): RolloutStore {
 }
 
 /** `imesh canary run`: until promoted, rolled back or aborted; SIGINT/SIGTERM stop the controller, not the rollout. */
-async function runCanaryRollout(command: CanaryRunCommand, io: CanaryIo) {
+async function runCanaryRollout(command: CanaryRunCommand, io: CanaryIo, onState: (state: RolloutState) => void) {
   const window = `${Math.round(command.intervalMs / 1000)}s`;
   return runRollout(
     { ...command, pollMs: Math.min(1_000, command.intervalMs) },
@@ -100,6 +120,7 @@ async function runCanaryRollout(command: CanaryRunCommand, io: CanaryIo) {
       store: rolloutStore(command, io),
       analyse: (share, now) => analyseStep({ ...command, window }, share, now),
       out: (line) => io.out(`${new Date().toISOString()} ${line}\n`),
+      onState,
       ...(io.signal && { signal: io.signal }),
     },
   );

@@ -7,6 +7,7 @@ import { afterAnalysis, canaryShare, parseRolloutState, scheduleProblem, startRo
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigMapApiStore, DirectoryStore, inClusterApi } from './rollout-store';
+import { rolloutMetricsText, serveRolloutMetrics } from './rollout-metrics';
 
 const VERSIONS = { model: 'sentiment', stable: '1', canary: '2' };
 const POLICY = { schedule: [5, 25, 50, 100], pauseAt: [], failureThreshold: 2, maxInconclusive: 3 };
@@ -165,5 +166,28 @@ describe('ConfigMapApiStore: the split ConfigMap through the Kubernetes API, as 
       server.close();
     }
     assert.equal(inClusterApi({}), undefined, 'outside a pod: kubectl');
+  });
+});
+
+describe('rollout metrics', () => {
+  it('report the share, the phase and the analyses by verdict, counted from the recorded history', async () => {
+    let state = startRollout(VERSIONS, POLICY, at);
+    state = afterAnalysis(afterAnalysis(afterAnalysis(state, record('pass'), at), record('inconclusive', 25), at), record('fail', 25), at);
+    const text = rolloutMetricsText(state);
+    const labels = 'model="sentiment",stable="1",canary="2"';
+    assert.match(text, new RegExp(`^imesh_rollout_canary_share\\{${labels}\\} 25$`, 'm'));
+    assert.match(text, new RegExp(`^imesh_rollout_phase\\{${labels},phase="progressing"\\} 1$`, 'm'));
+    assert.match(text, new RegExp(`^imesh_rollout_phase\\{${labels},phase="promoted"\\} 0$`, 'm'));
+    for (const [verdict, count] of [['pass', 1], ['fail', 1], ['inconclusive', 1]] as const) {
+      assert.match(text, new RegExp(`^imesh_rollout_analyses_total\\{${labels},verdict="${verdict}"\\} ${count}$`, 'm'));
+    }
+    const { server, port } = await serveRolloutMetrics(0, () => state);
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), text);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -22,6 +22,8 @@ export interface RolloutDeps {
   readonly out: (line: string) => void;
   readonly now?: () => Date;
   readonly signal?: AbortSignal;
+  /** Told every state the rollout takes (its metrics). */
+  readonly onState?: (state: RolloutState) => void;
 }
 
 /**
@@ -38,6 +40,7 @@ export async function runRollout(options: RolloutOptions, deps: RolloutDeps): Pr
   if (same && isFinished(stored.rollout!) && !options.restart) {
     // A controller restarted after the end (a pod rescheduled) must not roll the canary out a second time.
     deps.out(`the rollout of version ${options.canary} has ended: ${stored.rollout!.phase} (${stored.rollout!.reason ?? ''}); --restart starts it again`);
+    deps.onState?.(stored.rollout!);
     return stored.rollout!;
   }
   if (same && !isFinished(stored.rollout!)) {
@@ -77,6 +80,7 @@ export async function runRollout(options: RolloutOptions, deps: RolloutDeps): Pr
 
   async function save(next: RolloutState): Promise<void> {
     await deps.store.write(weightsSetting({ stable: next.stable, canary: next.canary, canaryPercent: canaryShare(next) }), next);
+    deps.onState?.(next);
   }
 
   /** Re-reads the store every pollMs while `holding` is true of the stored state; a change from elsewhere (abort, resume) is taken. */
@@ -87,6 +91,7 @@ export async function runRollout(options: RolloutOptions, deps: RolloutDeps): Pr
       const stored = (await deps.store.read()).rollout;
       if (stored && stored.canary === latest.canary) latest = stored;
     }
+    deps.onState?.(latest);
     return latest;
   }
 }
