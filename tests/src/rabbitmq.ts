@@ -1,0 +1,175 @@
+import { connect } from 'amqplib';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port';
+
+/**
+ * The server script itself, not /usr/sbin/rabbitmq-server: Debian's wrapper re-runs it as the `rabbitmq` user
+ * through `su`, which drops this harness's environment (node name, ports, directories) and puts a process between
+ * the test and the broker that SIGTERM does not reach.
+ */
+const DEBIAN_SERVER_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const NOT_INSTALLED = 'rabbitmq-server is not installed: install it to run this suite (Debian and Ubuntu: apt-get install rabbitmq-server)';
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+export interface TestBroker {
+  /** `amqp://guest:guest@127.0.0.1:<port>`; the same across restarts. */
+  readonly url: string;
+  readonly amqpPort: number;
+  /** `imesh-test-<pid>-<n>@localhost`: unique, so the shared epmd never confuses it with another node. */
+  readonly nodeName: string;
+  /** How long the last start took, from spawn to the first accepted AMQP connection. */
+  readonly lastStartMs: number;
+  readonly running: boolean;
+  /** Starts the node again on the same ports and data directory (durable queues and persistent messages survive). */
+  start(): Promise<void>;
+  /** SIGTERM (the script stops the node cleanly), SIGKILL after a timeout. Idempotent. */
+  stop(): Promise<void>;
+  /** stop() and remove the node's directory. */
+  dispose(): Promise<void>;
+  /** The node's output so far, for a failing test's report. */
+  readonly output: readonly string[];
+}
+
+let nodeCount = 0;
+
+/**
+ * A real RabbitMQ node (Debian's rabbitmq-server) of its own: node name, AMQP and distribution ports, Mnesia and log
+ * directories, configuration and Erlang cookie (HOME) all in a temporary directory, no plugins. It shares only epmd
+ * with any other node on the machine, which is why the node name is unique. Resolves once it accepts AMQP.
+ */
+export async function startTestBroker(): Promise<TestBroker> {
+  const script = existsSync(DEBIAN_SERVER_SCRIPT) ? DEBIAN_SERVER_SCRIPT : 'rabbitmq-server';
+  const dir = mkdtempSync(join(tmpdir(), 'imesh-rabbitmq-'));
+  const home = join(dir, 'home');
+  mkdirSync(home);
+  // The classic Erlang-term format: read as it is, without the cuttlefish translation step of rabbitmq.conf.
+  writeFileSync(join(dir, 'rabbitmq.config'), '[{rabbit, [{loopback_users, []}]}].\n');
+  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
+  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
+  const nodeName = `imesh-test-${process.pid}-${nodeCount++}@localhost`;
+  const [amqpPort, distPort] = await twoFreePorts();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    RABBITMQ_NODENAME: nodeName,
+    RABBITMQ_NODE_IP_ADDRESS: '127.0.0.1',
+    RABBITMQ_NODE_PORT: String(amqpPort),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
+    RABBITMQ_CONF_ENV_FILE: join(dir, 'rabbitmq-env.conf'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_ADVANCED_CONFIG_FILE: join(dir, 'advanced.config'),
+  };
+  const url = `amqp://guest:guest@127.0.0.1:${amqpPort}`;
+  const output: string[] = [];
+  let child: ChildProcess | undefined;
+  let lastStartMs = 0;
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    signalGroup(running, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(running, 'SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const start = async (): Promise<void> => {
+    if (child) return;
+    const startedAt = Date.now();
+    // Its own process group, so that stop() reaches the script and the Erlang VM it runs.
+    const spawned = spawn(script, [], { env, cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawned;
+    const failed = new Promise<never>((_, reject) => {
+      spawned.once('error', (error: NodeJS.ErrnoException) => reject(error.code === 'ENOENT' ? new Error(NOT_INSTALLED) : error));
+      spawned.once('exit', (code, signal) => reject(new Error(`rabbitmq-server exited (${signal ?? code}) before accepting connections:\n${output.slice(-30).join('')}`)));
+    });
+    failed.catch(() => undefined);
+    for (const stream of [spawned.stdout, spawned.stderr]) stream?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    try {
+      await Promise.race([acceptsAmqp(url, startedAt + START_TIMEOUT_MS), failed]);
+      lastStartMs = Date.now() - startedAt;
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+  };
+
+  await start().catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
+  return {
+    url,
+    amqpPort,
+    nodeName,
+    get lastStartMs() {
+      return lastStartMs;
+    },
+    get running() {
+      return child !== undefined;
+    },
+    start,
+    stop,
+    async dispose() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    output,
+  };
+}
+
+/** A broker for one mocha suite: started in `before`, disposed in `after`. */
+export function useTestBroker(): { readonly broker: TestBroker } {
+  let broker: TestBroker | undefined;
+  before(async function () {
+    this.timeout(START_TIMEOUT_MS + 10_000);
+    broker = await startTestBroker();
+  });
+  after(async function () {
+    this.timeout(STOP_TIMEOUT_MS + 10_000);
+    await broker?.dispose();
+  });
+  return {
+    get broker() {
+      if (!broker) throw new Error('the broker is not running');
+      return broker;
+    },
+  };
+}
+
+async function twoFreePorts(): Promise<[number, number]> {
+  const first = await freePort();
+  let second = await freePort();
+  while (second === first) second = await freePort();
+  return [first, second];
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+async function acceptsAmqp(url: string, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      const connection = await connect(url);
+      await connection.close();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`rabbitmq-server did not accept AMQP connections at ${url} in time: ${String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
