@@ -1,0 +1,38 @@
+import { EnvReader, parseConfig } from '@inference-mesh/service-kit';
+import { strict as assert } from 'node:assert';
+import { readQueueWorkerConfig, redactUrl } from './config';
+
+describe('readQueueWorkerConfig', () => {
+  it('defaults: queue imesh.classify with imesh.classify.dead, prefetch 64, a local broker and gateway', () => {
+    const config = parseConfig({}, readQueueWorkerConfig);
+    assert.equal(config.queueName, 'imesh.classify');
+    assert.equal(config.deadLetterQueueName, 'imesh.classify.dead');
+    assert.equal(config.prefetch, 64);
+    assert.equal(config.amqpUrl, 'amqp://guest:guest@127.0.0.1:5672');
+    assert.equal(config.gatewayTarget, '127.0.0.1:50051');
+  });
+
+  it('reads every variable', () => {
+    const config = parseConfig(
+      { IMESH_AMQP_URL: 'amqps://u:p@broker:5671/v', IMESH_QUEUE_NAME: 'docs', IMESH_QUEUE_PREFETCH: '8', IMESH_GATEWAY_TARGET: 'dns:///gateway:50051', IMESH_SHUTDOWN_GRACE_MS: '5000' },
+      readQueueWorkerConfig,
+    );
+    assert.deepEqual(
+      [config.amqpUrl, config.queueName, config.deadLetterQueueName, config.prefetch, config.gatewayTarget, config.shutdownGraceMs],
+      ['amqps://u:p@broker:5671/v', 'docs', 'docs.dead', 8, 'dns:///gateway:50051', 5000],
+    );
+  });
+
+  it('names every bad variable at once, without printing the password', () => {
+    const env = new EnvReader({ IMESH_AMQP_URL: 'http://u:secret@broker', IMESH_QUEUE_PREFETCH: '0', IMESH_QUEUE_NAME: 'amq.mine' });
+    readQueueWorkerConfig(env);
+    assert.throws(
+      () => env.done(),
+      (error: Error) =>
+        /IMESH_AMQP_URL=.*expected an amqp:\/\/ or amqps:\/\/ URL/.test(error.message) &&
+        /IMESH_QUEUE_PREFETCH="0": expected an integer from 1 to 65535/.test(error.message) &&
+        /IMESH_QUEUE_NAME="amq.mine"/.test(error.message),
+    );
+    assert.equal(redactUrl('amqp://guest:secret@host:5672'), 'amqp://guest:***@host:5672');
+  });
+});

@@ -1,0 +1,51 @@
+import { LOG_LEVELS, type EnvReader, type LogLevel } from '@inference-mesh/service-kit';
+
+export interface QueueWorkerConfig {
+  /** IMESH_AMQP_URL: the broker, `amqp://user:password@host:port/vhost`. */
+  readonly amqpUrl: string;
+  /** IMESH_QUEUE_NAME: the durable queue requests are consumed from. */
+  readonly queueName: string;
+  /** `<queue>.dead`: where messages that can never succeed go, with `x-imesh-reason` and `x-imesh-grpc-status`. */
+  readonly deadLetterQueueName: string;
+  /**
+   * IMESH_QUEUE_PREFETCH: unacked messages the broker hands this worker at once, all classified concurrently, so
+   * that the gateway's coalescing sees batches.
+   */
+  readonly prefetch: number;
+  /** IMESH_GATEWAY_TARGET: the gateway's PipelineService, a gRPC target. */
+  readonly gatewayTarget: string;
+  /** IMESH_CLASSIFY_DEADLINE_MS: deadline of each message's Classify call. */
+  readonly classifyDeadlineMs: number;
+  /**
+   * IMESH_TRANSIENT_REQUEUE_DELAY_MS: a message whose call failed transiently (UNAVAILABLE, RESOURCE_EXHAUSTED,
+   * DEADLINE_EXCEEDED, ...) is requeued after this wait. Interim, until retries through a delay queue (issue 17).
+   */
+  readonly transientRequeueDelayMs: number;
+  /** IMESH_SHUTDOWN_GRACE_MS: on SIGTERM, how long messages in flight may take; then the connection is closed and the broker redelivers them. */
+  readonly shutdownGraceMs: number;
+  readonly logLevel: LogLevel;
+}
+
+export function readQueueWorkerConfig(env: EnvReader): QueueWorkerConfig {
+  const amqpUrl = env.string('IMESH_AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672');
+  if (!/^amqps?:\/\//.test(amqpUrl)) env.fail(`IMESH_AMQP_URL=${JSON.stringify(redactUrl(amqpUrl))}: expected an amqp:// or amqps:// URL`);
+  const queueName = env.string('IMESH_QUEUE_NAME', 'imesh.classify');
+  if (queueName.startsWith('amq.')) env.fail(`IMESH_QUEUE_NAME=${JSON.stringify(queueName)}: names starting with "amq." are reserved by the broker`);
+  if (Buffer.byteLength(queueName) > 250) env.fail('IMESH_QUEUE_NAME: at most 250 bytes (255 with ".dead")');
+  return {
+    amqpUrl,
+    queueName,
+    deadLetterQueueName: `${queueName}.dead`,
+    prefetch: env.integer('IMESH_QUEUE_PREFETCH', 64, { min: 1, max: 65_535 }),
+    gatewayTarget: env.string('IMESH_GATEWAY_TARGET', '127.0.0.1:50051'),
+    classifyDeadlineMs: env.integer('IMESH_CLASSIFY_DEADLINE_MS', 30_000, { min: 1, max: 3_600_000 }),
+    transientRequeueDelayMs: env.integer('IMESH_TRANSIENT_REQUEUE_DELAY_MS', 1_000, { min: 0, max: 600_000 }),
+    shutdownGraceMs: env.integer('IMESH_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000 }),
+    logLevel: env.oneOf('IMESH_LOG_LEVEL', 'info', LOG_LEVELS),
+  };
+}
+
+/** The URL without its password, for logs and errors. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(amqps?:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}

@@ -1,0 +1,80 @@
+import { PipelineError, type ClassifyOptions, type ClassifyResponse } from '@inference-mesh/client';
+import { status } from '@grpc/grpc-js';
+import { strict as assert } from 'node:assert';
+import { handleDelivery, type DeliveryPorts, type PublishOptions } from './handlers';
+
+interface Published {
+  readonly queue: string;
+  readonly body: string;
+  readonly options: PublishOptions;
+}
+
+function ports(classify: (texts: readonly string[], options: ClassifyOptions) => Promise<ClassifyResponse>, publishFails = false) {
+  const published: Published[] = [];
+  const value: DeliveryPorts = {
+    classify,
+    deadLetterQueue: 'q.dead',
+    async publish(queue, body, options) {
+      if (publishFails) throw new Error('nacked');
+      published.push({ queue, body: body.toString(), options });
+    },
+  };
+  return { ports: value, published };
+}
+
+const result = { label: 'positive', score: 0.9, scores: [], model: 'sentiment', modelVersion: '2', truncated: false, degraded: false };
+const answer = async (texts: readonly string[]): Promise<ClassifyResponse> => ({ requestId: 'r', results: texts.map(() => result) });
+const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+describe('handleDelivery', () => {
+  it('publishes the result to reply_to with the correlation id and the message id, then acks', async () => {
+    const seen: ClassifyOptions[] = [];
+    const { ports: p, published } = ports(async (texts, options) => (seen.push(options), answer(texts)));
+    const disposition = await handleDelivery({ body: body({ id: 'd1', texts: ['a', 'b'], version: '1', topK: 1 }), replyTo: 'results', correlationId: 'c1' }, p, { deadlineMs: 500 });
+    assert.deepEqual(disposition, { action: 'ack', outcome: 'result' });
+    assert.deepEqual(seen, [{ deadlineMs: 500, requestId: 'd1', version: '1', topK: 1 }]);
+    assert.equal(published.length, 1);
+    assert.equal(published[0]!.queue, 'results');
+    assert.deepEqual(JSON.parse(published[0]!.body), { id: 'd1', results: [result, result] });
+    assert.deepEqual(published[0]!.options, { messageId: 'd1', correlationId: 'c1', headers: { 'x-imesh-request-id': 'd1' } });
+  });
+
+  it('dead-letters bad messages and the gateway\'s INVALID_ARGUMENT and NOT_FOUND with reason and status, and acks', async () => {
+    const { ports: p, published } = ports(async (texts, options) => {
+      if (options.model === 'nope') throw new PipelineError(status.NOT_FOUND, 'unknown model "nope"');
+      if (texts.includes('')) throw new PipelineError(status.INVALID_ARGUMENT, 'texts[0] is empty');
+      return answer(texts);
+    });
+    const dispositions = [
+      await handleDelivery({ body: Buffer.from('nope'), replyTo: 'r' }, p),
+      await handleDelivery({ body: body({ id: 'x', texts: ['a'] }) }, p),
+      await handleDelivery({ body: body({ id: 'y', texts: [''] }), replyTo: 'r', headers: { mine: 1 } }, p),
+      await handleDelivery({ body: body({ id: 'z', texts: ['a'], model: 'nope' }), replyTo: 'r' }, p),
+    ];
+    assert.ok(dispositions.every((d) => d.action === 'ack' && d.outcome === 'dead-lettered'));
+    assert.deepEqual(
+      published.map((m) => [m.queue, m.options.headers?.['x-imesh-reason'], m.options.headers?.['x-imesh-grpc-status']]),
+      [
+        ['q.dead', 'not JSON', 'none'],
+        ['q.dead', 'no reply_to: the message names no queue for its result', 'none'],
+        ['q.dead', 'texts[0] is empty', 'INVALID_ARGUMENT'],
+        ['q.dead', 'unknown model "nope"', 'NOT_FOUND'],
+      ],
+    );
+    assert.equal(published[2]!.options.headers?.mine, 1, 'the message\'s own headers are kept');
+    assert.equal(published[0]!.body, 'nope', 'the message is dead-lettered as it came');
+  });
+
+  it('requeues on transient failures, without publishing anything', async () => {
+    const { ports: p, published } = ports(async () => {
+      throw new PipelineError(status.UNAVAILABLE, 'no connection');
+    });
+    assert.deepEqual(await handleDelivery({ body: body({ id: 'a', texts: ['x'] }), replyTo: 'r' }, p), { action: 'requeue', reason: 'UNAVAILABLE: no connection' });
+    assert.equal(published.length, 0);
+  });
+
+  it('rejects when the result is not confirmed, so that the caller does not ack', async () => {
+    const { ports: p } = ports(answer, true);
+    await assert.rejects(handleDelivery({ body: body({ id: 'a', texts: ['x'] }), replyTo: 'r' }, p), /nacked/);
+  });
+});

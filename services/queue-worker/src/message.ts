@@ -1,0 +1,69 @@
+/**
+ * The wire format of the queue (JSON, UTF-8; JSON rather than protobuf because any producer, from a shell script to
+ * a broker UI, can write it, and a dead-lettered message can be read as it is):
+ *
+ *   request, published to IMESH_QUEUE_NAME with `reply_to` (the results queue) and optionally `correlation_id`:
+ *     {"id": "doc-17", "texts": ["a text", "..."], "model"?: "sentiment", "version"?: "2", "topK"?: 1}
+ *   result, published to the request's `reply_to` with its `correlation_id`, `message_id` = the request's id and
+ *   the header `x-imesh-request-id`:
+ *     {"id": "doc-17", "results": [{"label", "score", "scores", "model", "modelVersion", "truncated", "degraded"}]}
+ *
+ * Delivery is at least once: a consumer of results drops duplicates by `id`.
+ */
+import type { ClassifyResult } from '@inference-mesh/client';
+
+export interface ClassifyRequestMessage {
+  readonly id: string;
+  readonly texts: readonly string[];
+  readonly model?: string;
+  readonly version?: string;
+  readonly topK?: number;
+}
+
+export interface ClassifyResultMessage {
+  readonly id: string;
+  readonly results: readonly ClassifyResult[];
+}
+
+/** Why a message can never succeed: the value of the `x-imesh-reason` header on the dead-letter queue. */
+export type ParseResult = { readonly ok: true; readonly request: ClassifyRequestMessage } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Reads a request body. Refused here: not UTF-8 JSON, not an object, no string `id`, `texts` not a non-empty array
+ * of strings, bad `model`/`version`/`topK` types. The texts' own content (empty, too many, too long) and unknown
+ * models are left to the gateway, the one place that decides them; its INVALID_ARGUMENT or NOT_FOUND dead-letters
+ * the message too.
+ */
+export function parseRequestMessage(body: Buffer): ParseResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
+  const fields = value as Record<string, unknown>;
+  if (typeof fields.id !== 'string' || fields.id === '') return { ok: false, reason: 'no id: "id" must be a non-empty string' };
+  if (!Array.isArray(fields.texts) || fields.texts.length === 0) return { ok: false, reason: 'no texts: "texts" must be a non-empty array of strings' };
+  const badText = fields.texts.findIndex((text) => typeof text !== 'string');
+  if (badText >= 0) return { ok: false, reason: `texts[${badText}] is not a string` };
+  for (const name of ['model', 'version'] as const) {
+    if (fields[name] !== undefined && typeof fields[name] !== 'string') return { ok: false, reason: `"${name}" must be a string` };
+  }
+  const topK = fields.topK;
+  if (topK !== undefined && (typeof topK !== 'number' || !Number.isSafeInteger(topK) || topK < 0)) return { ok: false, reason: '"topK" must be an integer >= 0' };
+  return {
+    ok: true,
+    request: {
+      id: fields.id,
+      texts: fields.texts as string[],
+      ...(fields.model === undefined ? {} : { model: fields.model as string }),
+      ...(fields.version === undefined ? {} : { version: fields.version as string }),
+      ...(topK === undefined ? {} : { topK }),
+    },
+  };
+}
+
+export function encodeResultMessage(result: ClassifyResultMessage): Buffer {
+  return Buffer.from(JSON.stringify(result));
+}
