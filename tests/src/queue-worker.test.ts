@@ -6,7 +6,9 @@ import { readSst2 } from '@inference-mesh/model-tools';
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { strict as assert } from 'node:assert';
+import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from './free-port';
 import { inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
 import { useTestBroker } from './rabbitmq';
@@ -108,10 +110,10 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     if (report.length) process.stdout.write(report.map((line) => `      ${line}\n`).join(''));
   });
 
-  const workerEnv = (queue: string) => ({
+  const workerEnv = (queue: string, gateway = meshFixture.mesh.gateway) => ({
     IMESH_AMQP_URL: brokerFixture.broker.url,
     IMESH_QUEUE_NAME: queue,
-    IMESH_GATEWAY_TARGET: meshFixture.mesh.gateway,
+    IMESH_GATEWAY_TARGET: gateway,
     IMESH_LOG_LEVEL: 'info',
   });
 
@@ -240,5 +242,63 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     assert.equal(redelivered, 0, 'no delivery was returned unacked: what was in flight was finished and acked');
     for (const result of received) checkResult(result, 'drain');
     report.push(`SIGTERM after ${answered.length} results: exit 0 in ${exitMs} ms, ${left.length} messages left in the queue, none unacked`);
+  });
+
+  it('a gateway outage: messages are retried through the delay queues and answered after recovery, or dead-lettered after the maximum attempts', async () => {
+    // The outage: the worker's gateway address is a port where nothing listens until a TCP forwarder to the real
+    // gateway opens on it.
+    const port = await freePort();
+    const gatewayPort = Number(meshFixture.mesh.gateway.split(':').pop());
+    const queue = 'imesh.test.outage';
+    const results = 'imesh.test.outage.results';
+    await channel.assertQueue(results, { durable: true });
+    const received: Received[] = [];
+    const { consumerTag } = await collectResults(channel, results, received);
+    worker = await startWorker({ ...workerEnv(queue, `127.0.0.1:${port}`), IMESH_RETRY_MAX_ATTEMPTS: '40', IMESH_RETRY_INITIAL_DELAY_MS: '100', IMESH_RETRY_MAX_DELAY_MS: '400' });
+    await publishMessages(queue, results, 'outage', 20);
+    const retries = () => worker!.logs.filter((line) => line.includes('"retrying after a transient failure"')).length;
+    await until(() => retries() >= 40, 30_000, 'two retries of each message');
+    assert.equal(received.length, 0, 'no result while the gateway is away');
+    const sockets = new Set<Socket>();
+    const forwarder: Server = createServer((socket) => {
+      const upstream = connectTcp(gatewayPort, '127.0.0.1');
+      sockets.add(socket).add(upstream);
+      socket.pipe(upstream).pipe(socket);
+      const close = () => (socket.destroy(), upstream.destroy());
+      socket.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+    });
+    await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+    const recoveredAt = Date.now();
+    try {
+      await until(() => received.length >= 20, 60_000, 'the results after recovery');
+      const recoveryMs = Date.now() - recoveredAt;
+      await stopWorker(worker);
+      await channel.cancel(consumerTag);
+      assert.equal(received.length, 20);
+      assert.equal(new Set(received.map((r) => r.id)).size, 20, 'one result per message');
+      for (const result of received) checkResult(result, 'outage');
+      assert.equal((await channel.checkQueue(`${queue}.dead`)).messageCount, 0);
+      report.push(`gateway outage: ${retries()} retries of 20 messages, all 20 answered ${recoveryMs} ms after the gateway came back`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => forwarder.close(resolve));
+    }
+
+    // An outage longer than the retries: dead-lettered with the last status and the attempts.
+    const giveUp = 'imesh.test.giveup';
+    worker = await startWorker({ ...workerEnv(giveUp, `127.0.0.1:${await freePort()}`), IMESH_RETRY_MAX_ATTEMPTS: '3', IMESH_RETRY_INITIAL_DELAY_MS: '100', IMESH_RETRY_MAX_DELAY_MS: '200' });
+    await publishMessages(giveUp, results, 'giveup', 5);
+    await until(async () => (await channel.checkQueue(`${giveUp}.dead`)).messageCount >= 5, 30_000, 'the dead letters after the last attempt');
+    for (let n = 0; n < 5; n++) {
+      const letter = await channel.get(`${giveUp}.dead`, { noAck: true });
+      assert.ok(letter, 'a dead letter');
+      const headers = letter.properties.headers ?? {};
+      assert.equal(headers['x-imesh-grpc-status'], 'UNAVAILABLE');
+      assert.equal(headers['x-imesh-attempts'], 3);
+      assert.match(String(headers['x-imesh-reason']), /^gave up after 3 attempts: /);
+    }
+    assert.equal((await channel.checkQueue(giveUp)).messageCount, 0);
+    report.push('a longer outage: 5 of 5 messages dead-lettered after 3 attempts with UNAVAILABLE');
   });
 });

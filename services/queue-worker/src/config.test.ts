@@ -10,6 +10,7 @@ describe('readQueueWorkerConfig', () => {
     assert.equal(config.prefetch, 64);
     assert.equal(config.amqpUrl, 'amqp://guest:guest@127.0.0.1:5672');
     assert.equal(config.gatewayTarget, '127.0.0.1:50051');
+    assert.deepEqual(config.retry, { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30000 });
   });
 
   it('reads every variable', () => {
@@ -24,14 +25,15 @@ describe('readQueueWorkerConfig', () => {
   });
 
   it('names every bad variable at once, without printing the password', () => {
-    const env = new EnvReader({ IMESH_AMQP_URL: 'http://u:secret@broker', IMESH_QUEUE_PREFETCH: '0', IMESH_QUEUE_NAME: 'amq.mine' });
+    const env = new EnvReader({ IMESH_AMQP_URL: 'http://u:secret@broker', IMESH_QUEUE_PREFETCH: '0', IMESH_QUEUE_NAME: 'amq.mine', IMESH_RETRY_INITIAL_DELAY_MS: '500', IMESH_RETRY_MAX_DELAY_MS: '100' });
     readQueueWorkerConfig(env);
     assert.throws(
       () => env.done(),
       (error: Error) =>
         /IMESH_AMQP_URL=.*expected an amqp:\/\/ or amqps:\/\/ URL/.test(error.message) &&
         /IMESH_QUEUE_PREFETCH="0": expected an integer from 1 to 65535/.test(error.message) &&
-        /IMESH_QUEUE_NAME="amq.mine"/.test(error.message),
+        /IMESH_QUEUE_NAME="amq.mine"/.test(error.message) &&
+        /IMESH_RETRY_INITIAL_DELAY_MS \(500\) exceeds IMESH_RETRY_MAX_DELAY_MS \(100\)/.test(error.message),
     );
     assert.equal(redactUrl('amqp://guest:secret@host:5672'), 'amqp://guest:***@host:5672');
   });

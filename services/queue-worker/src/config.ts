@@ -1,4 +1,5 @@
 import { LOG_LEVELS, type EnvReader, type LogLevel } from '@inference-mesh/service-kit';
+import type { RetryPolicy } from './retry-policy';
 
 export interface QueueWorkerConfig {
   /** IMESH_AMQP_URL: the broker, `amqp://user:password@host:port/vhost`. */
@@ -17,10 +18,11 @@ export interface QueueWorkerConfig {
   /** IMESH_CLASSIFY_DEADLINE_MS: deadline of each message's Classify call. */
   readonly classifyDeadlineMs: number;
   /**
-   * IMESH_TRANSIENT_REQUEUE_DELAY_MS: a message whose call failed transiently (UNAVAILABLE, RESOURCE_EXHAUSTED,
-   * DEADLINE_EXCEEDED, ...) is requeued after this wait. Interim, until retries through a delay queue (issue 17).
+   * IMESH_RETRY_MAX_ATTEMPTS, IMESH_RETRY_INITIAL_DELAY_MS, IMESH_RETRY_MAX_DELAY_MS: transient failures
+   * (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, ...) are retried through delay queues with doubling waits,
+   * then dead-lettered (retry-policy.ts).
    */
-  readonly transientRequeueDelayMs: number;
+  readonly retry: RetryPolicy;
   /** IMESH_SHUTDOWN_GRACE_MS: on SIGTERM, how long messages in flight may take; then the connection is closed and the broker redelivers them. */
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
@@ -39,10 +41,18 @@ export function readQueueWorkerConfig(env: EnvReader): QueueWorkerConfig {
     prefetch: env.integer('IMESH_QUEUE_PREFETCH', 64, { min: 1, max: 65_535 }),
     gatewayTarget: env.string('IMESH_GATEWAY_TARGET', '127.0.0.1:50051'),
     classifyDeadlineMs: env.integer('IMESH_CLASSIFY_DEADLINE_MS', 30_000, { min: 1, max: 3_600_000 }),
-    transientRequeueDelayMs: env.integer('IMESH_TRANSIENT_REQUEUE_DELAY_MS', 1_000, { min: 0, max: 600_000 }),
+    retry: readRetryPolicy(env),
     shutdownGraceMs: env.integer('IMESH_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000 }),
     logLevel: env.oneOf('IMESH_LOG_LEVEL', 'info', LOG_LEVELS),
   };
+}
+
+function readRetryPolicy(env: EnvReader): RetryPolicy {
+  const maxAttempts = env.integer('IMESH_RETRY_MAX_ATTEMPTS', 5, { min: 1, max: 100 });
+  const initialDelayMs = env.integer('IMESH_RETRY_INITIAL_DELAY_MS', 1_000, { min: 1, max: 3_600_000 });
+  const maxDelayMs = env.integer('IMESH_RETRY_MAX_DELAY_MS', 30_000, { min: 1, max: 3_600_000 });
+  if (initialDelayMs > maxDelayMs) env.fail(`IMESH_RETRY_INITIAL_DELAY_MS (${initialDelayMs}) exceeds IMESH_RETRY_MAX_DELAY_MS (${maxDelayMs})`);
+  return { maxAttempts, initialDelayMs, maxDelayMs };
 }
 
 /** The URL without its password, for logs and errors. */

@@ -14,6 +14,8 @@ function ports(classify: (texts: readonly string[], options: ClassifyOptions) =>
   const value: DeliveryPorts = {
     classify,
     deadLetterQueue: 'q.dead',
+    queue: 'q',
+    retry: { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 150 },
     async publish(queue, body, options) {
       if (publishFails) throw new Error('nacked');
       published.push({ queue, body: body.toString(), options });
@@ -65,12 +67,30 @@ describe('handleDelivery', () => {
     assert.equal(published[0]!.body, 'nope', 'the message is dead-lettered as it came');
   });
 
-  it('requeues on transient failures, without publishing anything', async () => {
+  it('retries transient failures through the delay queues, counting attempts, then dead-letters with the last status', async () => {
     const { ports: p, published } = ports(async () => {
       throw new PipelineError(status.UNAVAILABLE, 'no connection');
     });
-    assert.deepEqual(await handleDelivery({ body: body({ id: 'a', texts: ['x'] }), replyTo: 'r' }, p), { action: 'requeue', reason: 'UNAVAILABLE: no connection' });
-    assert.equal(published.length, 0);
+    const message = { body: body({ id: 'a', texts: ['x'] }), replyTo: 'r', correlationId: 'c' };
+    assert.deepEqual(await handleDelivery(message, p), { action: 'ack', outcome: 'retried', reason: 'UNAVAILABLE: no connection', attempt: 1, delayMs: 100 });
+    const first = published[0]!;
+    assert.equal(first.queue, 'q.retry.100ms');
+    assert.deepEqual(first.options, {
+      replyTo: 'r',
+      messageId: 'a',
+      correlationId: 'c',
+      headers: { 'x-imesh-attempts': 1, 'x-imesh-reason': 'no connection', 'x-imesh-grpc-status': 'UNAVAILABLE' },
+    });
+    const second = await handleDelivery({ ...message, headers: { ...first.options.headers!, 'x-death': [{ count: 1 }], 'x-first-death-queue': 'q.retry.100ms' } }, p);
+    assert.deepEqual(Object.keys(published[1]!.options.headers!).sort(), ['x-imesh-attempts', 'x-imesh-grpc-status', 'x-imesh-reason'], 'the broker\'s x-death history is not republished');
+    assert.equal(second.outcome, 'retried');
+    assert.equal(published[1]!.queue, 'q.retry.150ms', 'doubling, capped at maxDelayMs');
+    const third = await handleDelivery({ ...message, headers: published[1]!.options.headers! }, p);
+    assert.equal(third.outcome, 'dead-lettered');
+    assert.equal(published[2]!.queue, 'q.dead');
+    assert.equal(published[2]!.options.headers?.['x-imesh-reason'], 'gave up after 3 attempts: no connection');
+    assert.equal(published[2]!.options.headers?.['x-imesh-grpc-status'], 'UNAVAILABLE');
+    assert.equal(published[2]!.options.headers?.['x-imesh-attempts'], 3);
   });
 
   it('rejects when the result is not confirmed, so that the caller does not ack', async () => {

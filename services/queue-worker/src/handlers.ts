@@ -1,5 +1,6 @@
 import { isPipelineError, type ClassifyOptions, type ClassifyResponse } from '@inference-mesh/client';
 import { encodeResultMessage, parseRequestMessage } from './message';
+import { ATTEMPTS_HEADER, attemptsOf, retryDelayMs, retryQueueName, type RetryPolicy } from './retry-policy';
 
 /** What the worker needs of one AMQP delivery. */
 export interface Delivery {
@@ -10,6 +11,7 @@ export interface Delivery {
 }
 
 export interface PublishOptions {
+  readonly replyTo?: string;
   readonly correlationId?: string;
   readonly messageId?: string;
   readonly headers?: Readonly<Record<string, unknown>>;
@@ -20,12 +22,20 @@ export interface DeliveryPorts {
   classify(texts: readonly string[], options: ClassifyOptions): Promise<ClassifyResponse>;
   publish(queue: string, body: Buffer, options: PublishOptions): Promise<void>;
   readonly deadLetterQueue: string;
+  /** The request queue: delay queues are named after it. */
+  readonly queue: string;
+  readonly retry: RetryPolicy;
 }
 
-/** What to do with the delivery once handled: ack it (its result or its dead letter is confirmed), or requeue it. */
-export type Disposition =
-  | { readonly action: 'ack'; readonly outcome: 'result' | 'dead-lettered'; readonly reason?: string }
-  | { readonly action: 'requeue'; readonly reason: string };
+/** Every handled delivery is acked: its result, its dead letter or its retry copy is confirmed by the broker. */
+export interface Disposition {
+  readonly action: 'ack';
+  readonly outcome: 'result' | 'dead-lettered' | 'retried';
+  readonly reason?: string;
+  /** For a retry: the attempt that failed and the wait before the next one. */
+  readonly attempt?: number;
+  readonly delayMs?: number;
+}
 
 export const REASON_HEADER = 'x-imesh-reason';
 export const GRPC_STATUS_HEADER = 'x-imesh-grpc-status';
@@ -39,8 +49,8 @@ const TRANSIENT_CODE_NAMES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'RESOU
 
 /**
  * Handles one delivery: parse, classify through the gateway, publish the result to `reply_to` (or the message to
- * the dead-letter queue with the reason), and say whether to ack. Rejects only when publishing failed: the caller
- * then leaves the delivery unacked, for the broker to redeliver.
+ * the dead-letter queue with the reason, or to a delay queue for another attempt: retry-policy.ts). Rejects only
+ * when publishing failed: the caller then leaves the delivery unacked, for the broker to redeliver.
  */
 export async function handleDelivery(delivery: Delivery, ports: DeliveryPorts, classifyOptions: Omit<ClassifyOptions, 'model' | 'version' | 'topK'> = {}): Promise<Disposition> {
   const parsed = parseRequestMessage(delivery.body);
@@ -58,8 +68,19 @@ export async function handleDelivery(delivery: Delivery, ports: DeliveryPorts, c
     });
   } catch (error) {
     if (!isPipelineError(error)) throw error;
-    if (TRANSIENT_CODE_NAMES.has(error.codeName)) return { action: 'requeue', reason: `${error.codeName}: ${error.details}` };
-    return deadLetter(delivery, ports, error.details, error.codeName, request.id);
+    if (!TRANSIENT_CODE_NAMES.has(error.codeName)) return deadLetter(delivery, ports, error.details, error.codeName, request.id);
+    const attempt = attemptsOf(delivery.headers) + 1;
+    if (attempt >= ports.retry.maxAttempts) {
+      return deadLetter(delivery, ports, `gave up after ${attempt} attempts: ${error.details}`, error.codeName, request.id, { [ATTEMPTS_HEADER]: attempt });
+    }
+    const delayMs = retryDelayMs(ports.retry, attempt);
+    await ports.publish(retryQueueName(ports.queue, delayMs), delivery.body, {
+      replyTo: delivery.replyTo,
+      messageId: request.id,
+      headers: { ...ownHeaders(delivery.headers), [ATTEMPTS_HEADER]: attempt, [REASON_HEADER]: error.details, [GRPC_STATUS_HEADER]: error.codeName },
+      ...(delivery.correlationId === undefined ? {} : { correlationId: delivery.correlationId }),
+    });
+    return { action: 'ack', outcome: 'retried', reason: `${error.codeName}: ${error.details}`, attempt, delayMs };
   }
   await ports.publish(delivery.replyTo, encodeResultMessage({ id: request.id, results: response.results }), {
     messageId: request.id,
@@ -69,11 +90,28 @@ export async function handleDelivery(delivery: Delivery, ports: DeliveryPorts, c
   return { action: 'ack', outcome: 'result' };
 }
 
-async function deadLetter(delivery: Delivery, ports: DeliveryPorts, reason: string, grpcStatus: string | undefined, id?: string): Promise<Disposition> {
+async function deadLetter(
+  delivery: Delivery,
+  ports: DeliveryPorts,
+  reason: string,
+  grpcStatus: string | undefined,
+  id?: string,
+  extraHeaders: Readonly<Record<string, unknown>> = {},
+): Promise<Disposition> {
   await ports.publish(ports.deadLetterQueue, delivery.body, {
-    headers: { ...delivery.headers, [REASON_HEADER]: reason, [GRPC_STATUS_HEADER]: grpcStatus ?? 'none' },
+    headers: { ...ownHeaders(delivery.headers), ...extraHeaders, [REASON_HEADER]: reason, [GRPC_STATUS_HEADER]: grpcStatus ?? 'none' },
     ...(id === undefined ? {} : { messageId: id }),
     ...(delivery.correlationId === undefined ? {} : { correlationId: delivery.correlationId }),
   });
   return { action: 'ack', outcome: 'dead-lettered', reason };
+}
+
+/**
+ * The message's headers without the broker's dead-lettering history (`x-death`, `x-first-death-*`,
+ * `x-last-death-*`), which the broker keeps itself and clients must not publish (RabbitMQ 3.13 ignores it from them).
+ */
+function ownHeaders(headers: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const own: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (!/^x-(death|first-death-|last-death-)/.test(name)) own[name] = value;
+  return own;
 }

@@ -3,6 +3,7 @@ import { createLogger, isConfigError, parseConfig, type Logger } from '@inferenc
 import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { readQueueWorkerConfig, redactUrl, type QueueWorkerConfig } from './config';
 import { handleDelivery, type DeliveryPorts, type PublishOptions } from './handlers';
+import { retryQueues } from './retry-policy';
 
 /** running: consuming; draining: consumer cancelled, messages in flight finishing; stopped: channel and connection closed. */
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
@@ -10,7 +11,7 @@ export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
 export interface QueueWorkerCounts {
   readonly results: number;
   readonly deadLettered: number;
-  readonly requeued: number;
+  readonly retried: number;
   readonly inFlight: number;
 }
 
@@ -26,9 +27,8 @@ export class QueueWorker {
   private channel: ConfirmChannel | undefined;
   private consumerTag: string | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  private counts = { results: 0, deadLettered: 0, requeued: 0 };
+  private counts = { results: 0, deadLettered: 0, retried: 0 };
   private stopping: Promise<void> | undefined;
-  private readonly requeueTimers = new Set<NodeJS.Timeout>();
   private resolveClosed!: (error: Error | undefined) => void;
   /** Resolves when the connection has gone: undefined after stop(), the error when it dropped on its own. */
   readonly closed = new Promise<Error | undefined>((resolve) => (this.resolveClosed = resolve));
@@ -62,6 +62,10 @@ export class QueueWorker {
     channel.on('error', (error: Error) => this.logger.warn('channel error', { error: error.message }));
     await channel.assertQueue(config.queueName, { durable: true });
     await channel.assertQueue(config.deadLetterQueueName, { durable: true });
+    // Delay queues: nobody consumes them; a message expires after the queue's TTL back into the request queue.
+    for (const { name, delayMs } of retryQueues(config.queueName, config.retry)) {
+      await channel.assertQueue(name, { durable: true, arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': config.queueName } });
+    }
     await channel.prefetch(config.prefetch);
     const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(message), { noAck: false });
     this.consumerTag = consumerTag;
@@ -99,8 +103,6 @@ export class QueueWorker {
     } finally {
       clearTimeout(graceTimer);
     }
-    for (const timer of this.requeueTimers) clearTimeout(timer);
-    this.requeueTimers.clear();
     this.state = 'stopped';
     await channel.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
@@ -123,6 +125,8 @@ export class QueueWorker {
       classify: (texts, options) => this.client.classify(texts, options),
       publish: (queue, body, options) => publishConfirmed(channel, queue, body, options),
       deadLetterQueue: this.config.deadLetterQueueName,
+      queue: this.config.queueName,
+      retry: this.config.retry,
     };
     const { properties } = message;
     try {
@@ -136,17 +140,14 @@ export class QueueWorker {
         ports,
         { deadlineMs: this.config.classifyDeadlineMs },
       );
-      if (disposition.action === 'ack') {
-        channel.ack(message);
-        if (disposition.outcome === 'result') this.counts.results++;
-        else {
-          this.counts.deadLettered++;
-          this.logger.warn('dead-lettered', { reason: disposition.reason, messageId: properties.messageId });
-        }
+      channel.ack(message);
+      if (disposition.outcome === 'result') this.counts.results++;
+      else if (disposition.outcome === 'retried') {
+        this.counts.retried++;
+        this.logger.warn('retrying after a transient failure', { reason: disposition.reason, attempt: disposition.attempt, delayMs: disposition.delayMs, messageId: properties.messageId });
       } else {
-        this.counts.requeued++;
-        this.logger.warn('requeued after a transient failure', { reason: disposition.reason, delayMs: this.config.transientRequeueDelayMs });
-        await this.requeueLater(message);
+        this.counts.deadLettered++;
+        this.logger.warn('dead-lettered', { reason: disposition.reason, messageId: properties.messageId });
       }
     } catch (error) {
       // Publishing was not confirmed (nacked, or the channel went): leave the delivery to the broker rather than ack
@@ -159,21 +160,6 @@ export class QueueWorker {
       }
     }
   }
-
-  private requeueLater(message: ConsumeMessage): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.requeueTimers.delete(timer);
-        try {
-          this.channel!.nack(message, false, true);
-        } catch {
-          // the channel is gone; the broker requeues it
-        }
-        resolve();
-      }, this.state === 'running' ? this.config.transientRequeueDelayMs : 0);
-      this.requeueTimers.add(timer);
-    });
-  }
 }
 
 function publishConfirmed(channel: ConfirmChannel, queue: string, body: Buffer, options: PublishOptions): Promise<void> {
@@ -184,6 +170,7 @@ function publishConfirmed(channel: ConfirmChannel, queue: string, body: Buffer, 
       {
         persistent: true,
         contentType: 'application/json',
+        ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
         ...(options.messageId === undefined ? {} : { messageId: options.messageId }),
         ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
         ...(options.headers === undefined ? {} : { headers: options.headers }),
