@@ -3,6 +3,9 @@ import { context, metrics, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, 
 import { metadataGetter } from './metadata-carrier';
 import { ATTR_RPC_GRPC_STATUS_CODE, isServerError, RPC_DURATION_BUCKETS_MS, RPC_SERVER_DURATION, RpcMethods } from './rpc-methods';
 
+/** How early a cancel may arrive and still be the caller's deadline (see onCancel). */
+const DEADLINE_JITTER_MS = 50;
+
 export const INSTRUMENTATION_SCOPE = '@inference-mesh/telemetry';
 
 export interface InstrumentationOptions {
@@ -64,7 +67,9 @@ export function serverTelemetryInterceptor(options: InstrumentationOptions = {})
           onCancel: () => {
             const deadline = call.getDeadline();
             const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-            const expired = Number.isFinite(deadlineMs) && Date.now() >= deadlineMs;
+            // A client whose own deadline fires resets the stream: that reset reaches the server about when the
+            // server's copy of the deadline (receipt + grpc-timeout) passes, before or after it by scheduling jitter.
+            const expired = Number.isFinite(deadlineMs) && Date.now() >= deadlineMs - DEADLINE_JITTER_MS;
             end(expired ? Status.DEADLINE_EXCEEDED : Status.CANCELLED, expired ? 'deadline exceeded' : 'cancelled by the client');
           },
         }),
