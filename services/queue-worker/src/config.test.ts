@@ -11,6 +11,7 @@ describe('readQueueWorkerConfig', () => {
     assert.equal(config.amqpUrl, 'amqp://guest:guest@127.0.0.1:5672');
     assert.equal(config.gatewayTarget, '127.0.0.1:50051');
     assert.deepEqual(config.retry, { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30000 });
+    assert.deepEqual(config.reconnect, { initialDelayMs: 200, maxDelayMs: 10000 });
   });
 
   it('reads every variable', () => {

@@ -23,6 +23,11 @@ export interface QueueWorkerConfig {
    * then dead-lettered (retry-policy.ts).
    */
   readonly retry: RetryPolicy;
+  /**
+   * IMESH_RECONNECT_INITIAL_DELAY_MS, IMESH_RECONNECT_MAX_DELAY_MS: after losing the broker, the wait before each
+   * attempt to connect again, doubling, capped; it tries until stopped.
+   */
+  readonly reconnect: { readonly initialDelayMs: number; readonly maxDelayMs: number };
   /** IMESH_SHUTDOWN_GRACE_MS: on SIGTERM, how long messages in flight may take; then the connection is closed and the broker redelivers them. */
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
@@ -42,6 +47,7 @@ export function readQueueWorkerConfig(env: EnvReader): QueueWorkerConfig {
     gatewayTarget: env.string('IMESH_GATEWAY_TARGET', '127.0.0.1:50051'),
     classifyDeadlineMs: env.integer('IMESH_CLASSIFY_DEADLINE_MS', 30_000, { min: 1, max: 3_600_000 }),
     retry: readRetryPolicy(env),
+    reconnect: readReconnect(env),
     shutdownGraceMs: env.integer('IMESH_SHUTDOWN_GRACE_MS', 20_000, { min: 0, max: 3_600_000 }),
     logLevel: env.oneOf('IMESH_LOG_LEVEL', 'info', LOG_LEVELS),
   };
@@ -53,6 +59,13 @@ function readRetryPolicy(env: EnvReader): RetryPolicy {
   const maxDelayMs = env.integer('IMESH_RETRY_MAX_DELAY_MS', 30_000, { min: 1, max: 3_600_000 });
   if (initialDelayMs > maxDelayMs) env.fail(`IMESH_RETRY_INITIAL_DELAY_MS (${initialDelayMs}) exceeds IMESH_RETRY_MAX_DELAY_MS (${maxDelayMs})`);
   return { maxAttempts, initialDelayMs, maxDelayMs };
+}
+
+function readReconnect(env: EnvReader): QueueWorkerConfig['reconnect'] {
+  const initialDelayMs = env.integer('IMESH_RECONNECT_INITIAL_DELAY_MS', 200, { min: 1, max: 600_000 });
+  const maxDelayMs = env.integer('IMESH_RECONNECT_MAX_DELAY_MS', 10_000, { min: 1, max: 600_000 });
+  if (initialDelayMs > maxDelayMs) env.fail(`IMESH_RECONNECT_INITIAL_DELAY_MS (${initialDelayMs}) exceeds IMESH_RECONNECT_MAX_DELAY_MS (${maxDelayMs})`);
+  return { initialDelayMs, maxDelayMs };
 }
 
 /** The URL without its password, for logs and errors. */

@@ -5,21 +5,26 @@ import { readQueueWorkerConfig, redactUrl, type QueueWorkerConfig } from './conf
 import { handleDelivery, type DeliveryPorts, type PublishOptions } from './handlers';
 import { retryQueues } from './retry-policy';
 
-/** running: consuming; draining: consumer cancelled, messages in flight finishing; stopped: channel and connection closed. */
-export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped';
+/**
+ * running: consuming; reconnecting: the connection dropped, trying again with backoff; draining: consumer
+ * cancelled, messages in flight finishing; stopped: channel and connection closed.
+ */
+export type WorkerState = 'starting' | 'running' | 'reconnecting' | 'draining' | 'stopped';
 
 export interface QueueWorkerCounts {
   readonly results: number;
   readonly deadLettered: number;
   readonly retried: number;
+  readonly reconnects: number;
   readonly inFlight: number;
 }
 
 /**
  * Consumes the request queue on one confirm channel (manual acks, `prefetch` unacked at a time), hands every
  * delivery to handleDelivery at once, and acks it only after its result (or dead letter) is confirmed by the broker.
- * No reconnection yet: when the connection drops, `closed` resolves with the error and the process should exit for
- * its supervisor to restart it; unacked messages go back to the queue.
+ * When the connection drops, the broker takes back every unacked delivery; the worker reconnects with backoff and
+ * consumes again. Deliveries of the lost channel still being handled are neither acked nor nacked (the channel is
+ * gone): they come again, so a result may be published twice, with the same id and answer (at least once).
  */
 export class QueueWorker {
   private state: WorkerState = 'starting';
@@ -27,11 +32,13 @@ export class QueueWorker {
   private channel: ConfirmChannel | undefined;
   private consumerTag: string | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  private counts = { results: 0, deadLettered: 0, retried: 0 };
+  private counts = { results: 0, deadLettered: 0, retried: 0, reconnects: 0 };
   private stopping: Promise<void> | undefined;
-  private resolveClosed!: (error: Error | undefined) => void;
-  /** Resolves when the connection has gone: undefined after stop(), the error when it dropped on its own. */
-  readonly closed = new Promise<Error | undefined>((resolve) => (this.resolveClosed = resolve));
+  private readonly stopSignal = new AbortController();
+  private reconnecting: Promise<void> | undefined;
+  private resolveClosed!: () => void;
+  /** Resolves once stop() has closed everything. */
+  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
 
   constructor(
     private readonly config: QueueWorkerConfig,
@@ -47,30 +54,16 @@ export class QueueWorker {
     return { ...this.counts, inFlight: this.inFlight.size };
   }
 
+  /** Connects and consumes; rejects when the first connection fails (a wrong URL should stop the process). */
   async start(): Promise<void> {
-    const { config } = this;
-    const connection = await connect(config.amqpUrl);
-    this.connection = connection;
-    connection.on('error', (error: Error) => this.logger.warn('broker connection error', { error: error.message }));
-    connection.on('close', (error?: Error) => {
-      if (this.state !== 'stopped') this.logger.error('broker connection closed', { error: error?.message ?? 'closed' });
-      this.state = 'stopped';
-      this.resolveClosed(this.stopping ? undefined : (error ?? new Error('the broker closed the connection')));
+    await this.connectAndConsume();
+    this.logger.info('consuming', {
+      broker: redactUrl(this.config.amqpUrl),
+      queue: this.config.queueName,
+      deadLetterQueue: this.config.deadLetterQueueName,
+      prefetch: this.config.prefetch,
+      gateway: this.config.gatewayTarget,
     });
-    const channel = await connection.createConfirmChannel();
-    this.channel = channel;
-    channel.on('error', (error: Error) => this.logger.warn('channel error', { error: error.message }));
-    await channel.assertQueue(config.queueName, { durable: true });
-    await channel.assertQueue(config.deadLetterQueueName, { durable: true });
-    // Delay queues: nobody consumes them; a message expires after the queue's TTL back into the request queue.
-    for (const { name, delayMs } of retryQueues(config.queueName, config.retry)) {
-      await channel.assertQueue(name, { durable: true, arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': config.queueName } });
-    }
-    await channel.prefetch(config.prefetch);
-    const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(message), { noAck: false });
-    this.consumerTag = consumerTag;
-    this.state = 'running';
-    this.logger.info('consuming', { broker: redactUrl(config.amqpUrl), queue: config.queueName, deadLetterQueue: config.deadLetterQueueName, prefetch: config.prefetch, gateway: config.gatewayTarget });
   }
 
   /**
@@ -83,14 +76,80 @@ export class QueueWorker {
     return this.stopping;
   }
 
+  private async connectAndConsume(): Promise<void> {
+    const { config } = this;
+    const connection = await connect(config.amqpUrl);
+    connection.on('error', (error: Error) => this.logger.warn('broker connection error', { error: error.message }));
+    connection.on('close', (error?: Error) => this.onConnectionClosed(connection, error));
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.on('error', (error: Error) => this.logger.warn('channel error', { error: error.message }));
+      await channel.assertQueue(config.queueName, { durable: true });
+      await channel.assertQueue(config.deadLetterQueueName, { durable: true });
+      // Delay queues: nobody consumes them; a message expires after the queue's TTL back into the request queue.
+      for (const { name, delayMs } of retryQueues(config.queueName, config.retry)) {
+        await channel.assertQueue(name, { durable: true, arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': config.queueName } });
+      }
+      await channel.prefetch(config.prefetch);
+      this.connection = connection;
+      this.channel = channel;
+      const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(channel, message), { noAck: false });
+      this.consumerTag = consumerTag;
+      this.state = 'running';
+    } catch (error) {
+      this.connection = undefined;
+      this.channel = undefined;
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private onConnectionClosed(connection: ChannelModel, error: Error | undefined): void {
+    if (connection !== this.connection) return;
+    this.connection = undefined;
+    this.channel = undefined;
+    this.consumerTag = undefined;
+    if (this.stopping) return;
+    this.logger.error('broker connection lost: reconnecting', { error: error?.message ?? 'closed', inFlight: this.inFlight.size });
+    this.state = 'reconnecting';
+    this.reconnecting ??= this.reconnect().finally(() => (this.reconnecting = undefined));
+  }
+
+  private async reconnect(): Promise<void> {
+    const { initialDelayMs, maxDelayMs } = this.config.reconnect;
+    for (let attempt = 1; !this.stopSignal.signal.aborted; attempt++) {
+      await sleep(Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 30)), this.stopSignal.signal);
+      if (this.stopSignal.signal.aborted) return;
+      try {
+        await this.connectAndConsume();
+        if (this.stopSignal.signal.aborted) {
+          // stop() came while connecting: it found no channel to drain, so this one is closed here.
+          const connection = this.connection;
+          this.connection = undefined;
+          this.channel = undefined;
+          await connection?.close().catch(() => undefined);
+          return;
+        }
+        this.counts.reconnects++;
+        this.logger.info('reconnected: consuming again', { attempt, queue: this.config.queueName });
+        return;
+      } catch (error) {
+        this.logger.warn('reconnect failed', { attempt, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  }
+
   private async drainAndClose(): Promise<void> {
+    this.stopSignal.abort();
+    await this.reconnecting;
     const { channel, connection } = this;
-    if (!channel || !connection || this.state === 'stopped') {
+    if (this.state === 'starting' && !channel) {
+      // Not started yet: runQueueWorker calls stop() again once start() is done.
       this.stopping = undefined;
       return;
     }
     this.state = 'draining';
-    if (this.consumerTag !== undefined) await channel.cancel(this.consumerTag).catch(() => undefined);
+    if (channel && this.consumerTag !== undefined) await channel.cancel(this.consumerTag).catch(() => undefined);
     let graceTimer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(false), this.config.shutdownGraceMs)));
     const drained = (async () => {
@@ -104,23 +163,25 @@ export class QueueWorker {
       clearTimeout(graceTimer);
     }
     this.state = 'stopped';
-    await channel.close().catch(() => undefined);
-    await connection.close().catch(() => undefined);
+    this.connection = undefined;
+    this.channel = undefined;
+    await channel?.close().catch(() => undefined);
+    await connection?.close().catch(() => undefined);
     this.logger.info('stopped', { ...this.counts });
+    this.resolveClosed();
   }
 
-  private onMessage(message: ConsumeMessage | null): void {
+  private onMessage(channel: ConfirmChannel, message: ConsumeMessage | null): void {
     if (message === null) {
       // The broker cancelled the consumer (the queue was deleted): nothing more will come.
       this.logger.error('the broker cancelled the consumer', { queue: this.config.queueName });
       return;
     }
-    const handled = this.handle(message).finally(() => this.inFlight.delete(handled));
+    const handled = this.handle(channel, message).finally(() => this.inFlight.delete(handled));
     this.inFlight.add(handled);
   }
 
-  private async handle(message: ConsumeMessage): Promise<void> {
-    const channel = this.channel!;
+  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
     const ports: DeliveryPorts = {
       classify: (texts, options) => this.client.classify(texts, options),
       publish: (queue, body, options) => publishConfirmed(channel, queue, body, options),
@@ -182,8 +243,8 @@ function publishConfirmed(channel: ConfirmChannel, queue: string, body: Buffer, 
 
 /**
  * The process frame: config from the environment (a bad value exits 2 naming the variable), the gateway client,
- * the worker; SIGTERM or SIGINT drains it and the process exits 0; a lost broker connection exits 1, for the
- * supervisor to restart the worker (reconnection in place is not built yet).
+ * the worker; SIGTERM or SIGINT drains it and the process exits 0. A first connection that fails exits 1 (main.ts);
+ * a lost one is reconnected.
  */
 export async function runQueueWorker(env: Readonly<Record<string, string | undefined>>): Promise<void> {
   let config: QueueWorkerConfig;
@@ -208,10 +269,22 @@ export async function runQueueWorker(env: Readonly<Record<string, string | undef
   await worker.start();
   // A signal during start() found nothing to stop yet.
   if (stopRequested) void worker.stop();
-  const lost = await worker.closed;
+  await worker.closed;
   client.close();
-  if (lost) {
-    logger.error('the broker connection was lost; exiting for the supervisor to restart the worker', { error: lost.message });
-    process.exit(1);
-  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
