@@ -1,84 +1,24 @@
 // Asynchronous inference over a real broker (issue 17, first slice): the queue-worker process consumes a durable
 // RabbitMQ queue, classifies each message through the real mesh's gateway, publishes the result to reply_to and acks
 // only after the broker confirmed it; bad messages are dead-lettered with their reason; SIGTERM drains cleanly.
-import { REPO_ROOT } from '@inference-mesh/launcher';
 import { readSst2 } from '@inference-mesh/model-tools';
-import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { strict as assert } from 'node:assert';
 import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { freePort } from './free-port';
 import { inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
+import {
+  checkAgainstInProcess,
+  collectResults,
+  publishTextMessages,
+  startWorker,
+  stopWorker,
+  until,
+  type Received,
+  type WorkerProcess,
+} from './queue-worker-process';
 import { useTestBroker } from './rabbitmq';
-
-const WORKER_MAIN = join(REPO_ROOT, 'services', 'queue-worker', 'dist', 'main.js');
-
-interface WorkerProcess {
-  readonly child: ChildProcess;
-  readonly logs: string[];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The worker as it runs in production: its own process, configured by the environment; resolves once it consumes. */
-async function startWorker(env: Readonly<Record<string, string>>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [WORKER_MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const logs: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const consuming = new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      logs.push(...chunk.toString().split('\n').filter(Boolean));
-      if (logs.some((line) => line.includes('"consuming"'))) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(({ code, signal }) => reject(new Error(`the worker exited (${signal ?? code}) before consuming:\n${logs.join('\n')}`)));
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  try {
-    await consuming;
-  } finally {
-    clearTimeout(timer);
-  }
-  return { child, logs, exited };
-}
-
-async function stopWorker(worker: WorkerProcess | undefined): Promise<void> {
-  if (!worker || worker.child.exitCode !== null || worker.child.signalCode !== null) return;
-  worker.child.kill('SIGTERM');
-  const timer = setTimeout(() => worker.child.kill('SIGKILL'), 10_000);
-  await worker.exited;
-  clearTimeout(timer);
-}
-
-interface Received {
-  readonly id: string;
-  readonly messageId: string | undefined;
-  readonly correlationId: string | undefined;
-  readonly results: { label: string; score: number; modelVersion: string }[];
-}
-
-/** Consumes `queue` (no acks needed: the test is its only reader) into `into`; resolves `whenCount` at `count` results. */
-async function collectResults(channel: Channel, queue: string, into: Received[]): Promise<{ consumerTag: string }> {
-  return channel.consume(
-    queue,
-    (message: ConsumeMessage | null) => {
-      if (!message) return;
-      const body = JSON.parse(message.content.toString()) as { id: string; results: Received['results'] };
-      into.push({ id: body.id, messageId: message.properties.messageId, correlationId: message.properties.correlationId, results: body.results });
-    },
-    { noAck: true },
-  );
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('queue-worker: asynchronous inference over a real RabbitMQ broker and the real mesh', function () {
   this.timeout(180_000);
@@ -117,28 +57,8 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     IMESH_LOG_LEVEL: 'info',
   });
 
-  /** Publishes `count` persistent one-text messages (`<prefix>-<n>`, text n of dev.tsv, cycling) and waits for the broker's confirms. */
-  async function publishMessages(queue: string, replyTo: string, prefix: string, count: number): Promise<void> {
-    const confirm = channel as Channel & { waitForConfirms(): Promise<void> };
-    await channel.assertQueue(queue, { durable: true });
-    for (let n = 0; n < count; n++) {
-      const id = `${prefix}-${n}`;
-      channel.sendToQueue(queue, Buffer.from(JSON.stringify({ id, texts: [texts[n % texts.length]] })), { persistent: true, replyTo, correlationId: `c-${id}`, messageId: id });
-    }
-    await confirm.waitForConfirms();
-  }
-
-  function checkResult(received: Received, prefix: string): void {
-    const n = Number(received.id.slice(prefix.length + 1));
-    const want = expected[n % texts.length]!;
-    assert.equal(received.messageId, received.id, 'the result carries the message id in its properties');
-    assert.equal(received.correlationId, `c-${received.id}`);
-    assert.equal(received.results.length, 1);
-    const [result] = received.results;
-    assert.equal(result!.modelVersion, '2');
-    assert.equal(result!.label, want.label === 1 ? 'positive' : 'negative', `${received.id}: "${texts[n % texts.length]}"`);
-    assert.ok(Math.abs(result!.score - want.score) < 1e-4, `${received.id}: score ${result!.score}, in-process ${want.score}`);
-  }
+  const publishMessages = (queue: string, replyTo: string, prefix: string, count: number) => publishTextMessages(channel, texts, queue, replyTo, prefix, count);
+  const checkResult = (received: Received, prefix: string) => checkAgainstInProcess(received, prefix, texts, expected);
 
   it('1,000 persistent messages from dev.tsv: 1,000 results on reply_to, each as in-process classification and with its message id', async () => {
     const queue = 'imesh.test.bulk';
@@ -300,67 +220,5 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     }
     assert.equal((await channel.checkQueue(giveUp)).messageCount, 0);
     report.push('a longer outage: 5 of 5 messages dead-lettered after 3 attempts with UNAVAILABLE');
-  });
-
-  it('a broker restart during a run: the worker reconnects and every message gets a result, any duplicate with the same id and answer, nothing left', async () => {
-    const { broker } = brokerFixture;
-    const queue = 'imesh.test.restart';
-    const results = 'imesh.test.restart.results';
-    await channel.assertQueue(results, { durable: true });
-    await publishMessages(queue, results, 'restart', 1000);
-    // Results read with acks, on a connection of their own reopened after the restart: a result the broker handed
-    // over but never saw acked comes again rather than being lost with the socket.
-    const received: Received[] = [];
-    const readResults = async () => {
-      const resultsConnection = await connect(broker.url);
-      resultsConnection.on('error', () => undefined);
-      const resultsChannel = await resultsConnection.createChannel();
-      await resultsChannel.prefetch(200);
-      await resultsChannel.consume(results, (message) => {
-        if (!message) return;
-        const body = JSON.parse(message.content.toString()) as { id: string; results: Received['results'] };
-        received.push({ id: body.id, messageId: message.properties.messageId, correlationId: message.properties.correlationId, results: body.results });
-        resultsChannel.ack(message);
-      });
-      return resultsConnection;
-    };
-    let resultsConnection = await readResults();
-    worker = await startWorker({ ...workerEnv(queue), IMESH_RECONNECT_INITIAL_DELAY_MS: '200', IMESH_RECONNECT_MAX_DELAY_MS: '1000' });
-    const distinct = () => new Set(received.map((r) => r.id)).size;
-    await until(() => received.length >= 200, 60_000, 'the first results');
-    const restartedAt = Date.now();
-    await broker.stop();
-    const answeredBeforeStop = distinct();
-    await broker.start();
-    const restartMs = Date.now() - restartedAt;
-    connection = await connect(broker.url);
-    connection.on('error', () => undefined);
-    channel = await connection.createConfirmChannel();
-    await resultsConnection.close().catch(() => undefined);
-    resultsConnection = await readResults();
-    try {
-      await until(() => distinct() >= 1000, 90_000, 'a result for every message after the restart');
-      const completedMs = Date.now() - restartedAt;
-      assert.ok(worker.logs.some((line) => line.includes('"reconnected: consuming again"')), 'the worker reconnected');
-      const stoppedWorker = worker;
-      await stopWorker(worker);
-      assert.deepEqual(await stoppedWorker.exited, { code: 0, signal: null });
-      const byId = new Map<string, Received>();
-      for (const result of received) {
-        checkResult(result, 'restart');
-        const first = byId.get(result.id);
-        if (first) assert.deepEqual(result.results, first.results, `${result.id}: a duplicate with the same answer`);
-        else byId.set(result.id, result);
-      }
-      assert.equal(byId.size, 1000);
-      const left = await channel.checkQueue(queue);
-      assert.equal(left.messageCount, 0, 'nothing left on the request queue, acked or unacked');
-      report.push(
-        `broker restart after ${answeredBeforeStop} results: stop and start took ${restartMs} ms, all 1,000 answered ${completedMs} ms after the stop, ` +
-          `${received.length - byId.size} duplicates (same id and answer)`,
-      );
-    } finally {
-      await resultsConnection.close().catch(() => undefined);
-    }
   });
 });
