@@ -25,6 +25,54 @@ interface Controller {
   readonly exited: Promise<number | null>;
 }
 
+interface RecordedRollout {
+  readonly phase: string;
+  readonly step: number;
+  readonly history: { share: number; verdict: string }[];
+  readonly reason?: string;
+}
+
+/** The split as the controller's --split-dir holds it: what the gateway reads, and the recorded rollout. */
+class SplitDirectory {
+  constructor(readonly dir: string) {}
+
+  weights(): string {
+    return readFileSync(join(this.dir, 'weights'), 'utf8').trim();
+  }
+
+  rollout(): RecordedRollout {
+    return JSON.parse(readFileSync(join(this.dir, 'rollout'), 'utf8')) as RecordedRollout;
+  }
+
+  /** The recorded step; -1 before the controller has written one. */
+  step(): number {
+    try {
+      return this.rollout().step;
+    } catch {
+      return -1;
+    }
+  }
+
+  /** Starts a rollout afresh: the split at the stable version alone, no recorded rollout. */
+  reset(stable: string, canary: string): void {
+    rmSync(join(this.dir, 'rollout'), { force: true });
+    writeFileSync(join(this.dir, 'weights'), `${stable}=100,${canary}=0\n`);
+  }
+}
+
+/** `imesh canary run` as a process of its own on `split`, its output kept; `started` collects it for cleanup. */
+function startController(split: SplitDirectory, prometheusUrl: string, args: readonly string[], started: ChildProcess[]): Controller {
+  const child = spawn(process.execPath, [CLI, 'canary', 'run', '--split-dir', split.dir, '--prometheus', prometheusUrl, '--min-requests', '10', '--min-agreement-rows', '10', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(child);
+  const output: string[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output, exited };
+}
+
 describe('imesh canary run: a rollout controller against the real mesh and Prometheus', function () {
   this.timeout(180_000);
   let repository: CanaryRepository;
@@ -78,26 +126,11 @@ describe('imesh canary run: a rollout controller against the real mesh and Prome
     rmSync(splitDir, { recursive: true, force: true });
   });
 
-  const weights = () => readFileSync(join(splitDir, 'weights'), 'utf8').trim();
-  const rollout = () => JSON.parse(readFileSync(join(splitDir, 'rollout'), 'utf8')) as { phase: string; step: number; history: { share: number; verdict: string }[]; reason?: string };
-
-  function controller(args: readonly string[]): Controller {
-    const child = spawn(process.execPath, [CLI, 'canary', 'run', '--split-dir', splitDir, '--prometheus', prometheus.url, '--min-requests', '10', '--min-agreement-rows', '10', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    controllers.push(child);
-    const output: string[] = [];
-    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, output, exited };
-  }
-
-  /** Starts a rollout afresh: the split at the stable version alone, no recorded rollout. */
-  function reset(stable: string, canary: string): void {
-    rmSync(join(splitDir, 'rollout'), { force: true });
-    writeFileSync(join(splitDir, 'weights'), `${stable}=100,${canary}=0\n`);
-  }
+  const split = () => new SplitDirectory(splitDir);
+  const weights = () => split().weights();
+  const rollout = () => split().rollout();
+  const reset = (stable: string, canary: string) => split().reset(stable, canary);
+  const controller = (args: readonly string[]) => startController(split(), prometheus.url, args, controllers);
 
   it('steps a healthy canary (version 2 over 1) through its schedule and promotes it under load, 0 failed requests, each analysis printed', async () => {
     reset('1', '2');
@@ -187,13 +220,7 @@ describe('imesh canary run: a rollout controller against the real mesh and Prome
     await using load = new SteadyLoad(client, { concurrency: 4 });
     const args = ['--schedule', '20,40,60,100', '--interval', '4s', '--max-p99-increase', '3'];
     const first = controller(args);
-    const step = () => {
-      try {
-        return rollout().step;
-      } catch {
-        return -1; // not written yet
-      }
-    };
+    const step = () => split().step();
     for (let i = 0; i < 300 && step() < 1; i++) await sleep(100);
     assert.equal(rollout().step, 1, 'the first step passed');
     first.child.kill('SIGKILL');
@@ -275,29 +302,11 @@ describe('imesh canary run: a canary that fails or slows down behind the gateway
     rmSync(splitDir, { recursive: true, force: true });
   });
 
-  const weights = () => readFileSync(join(splitDir, 'weights'), 'utf8').trim();
-  const rollout = () => JSON.parse(readFileSync(join(splitDir, 'rollout'), 'utf8')) as { phase: string; step: number; reason?: string };
-  const step = () => {
-    try {
-      return rollout().step;
-    } catch {
-      return -1; // not written yet
-    }
-  };
-
-  function controller(args: readonly string[]): Controller {
-    const child = spawn(
-      process.execPath,
-      [CLI, 'canary', 'run', '--split-dir', splitDir, '--prometheus', prometheus.url, '--min-requests', '10', '--min-agreement-rows', '10', ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    controllers.push(child);
-    const output: string[] = [];
-    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    return { child, output, exited };
-  }
+  const split = () => new SplitDirectory(splitDir);
+  const weights = () => split().weights();
+  const rollout = () => split().rollout();
+  const step = () => split().step();
+  const controller = (args: readonly string[]) => startController(split(), prometheus.url, args, controllers);
 
   /**
    * Starts a rollout of 2 over 1 under load, switches the proxy to `fault` for version 2 once the first step has
@@ -305,8 +314,7 @@ describe('imesh canary run: a canary that fails or slows down behind the gateway
    * what the controller printed, and what happened to the callers and to version 2 afterwards.
    */
   async function rollBackUnder(fault: Parameters<FaultProxy['setMode']>[0], maxP99Increase: string) {
-    rmSync(join(splitDir, 'rollout'), { force: true });
-    writeFileSync(join(splitDir, 'weights'), '1=100,2=0\n');
+    split().reset('1', '2');
     await sleep(1_000);
     await using load = new SteadyLoad(client, { concurrency: 4 });
     const run = controller(['--schedule', '20,50,100', '--interval', `${INTERVAL_MS / 1000}s`, '--failure-threshold', String(FAILURE_THRESHOLD), '--max-p99-increase', maxP99Increase]);

@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { buildOverlay, NAMESPACE, ofKind, readYaml } from './deploy-support';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
+import { eventually } from './eventually';
 
 const run = promisify(execFile);
 /** The window the counters are read over; the test waits until Prometheus holds a full one. */
@@ -80,21 +81,6 @@ function exposition(pod: FakePod): string {
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
 function assertNear(actual: number | undefined, expected: number, tolerance: number, what: string): void {

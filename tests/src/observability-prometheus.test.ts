@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { dashboardExpressions } from './dashboard';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
+import { eventually } from './eventually';
 
 const run = promisify(execFile);
 const MONITORING = join(REPO_ROOT, 'k8s', 'monitoring');
@@ -73,21 +74,6 @@ function alertRules(): { alert: string; expr: string; signal: string }[] {
       return { alert, expr, signal: comparison[1]! };
     }),
   );
-}
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
 }
 
 describe('observability: a real Prometheus scraping the real mesh', function () {
