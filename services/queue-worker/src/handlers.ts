@@ -1,5 +1,5 @@
 import { isPipelineError, type ClassifyOptions, type ClassifyResponse } from '@inference-mesh/client';
-import { encodeResultMessage, parseRequestMessage } from './message';
+import { encodeResultMessage, GRPC_STATUS_HEADER, parseRequestMessage, REASON_HEADER, REQUEST_ID_HEADER } from '@inference-mesh/client/queue';
 import { ATTEMPTS_HEADER, attemptsOf, retryDelayMs, retryQueueName, type RetryPolicy } from './retry-policy';
 
 /** What the worker needs of one AMQP delivery. */
@@ -37,9 +37,8 @@ export interface Disposition {
   readonly delayMs?: number;
 }
 
-export const REASON_HEADER = 'x-imesh-reason';
-export const GRPC_STATUS_HEADER = 'x-imesh-grpc-status';
-export const REQUEST_ID_HEADER = 'x-imesh-request-id';
+// The header names are part of the wire format: messages.ts of the SDK's queue module.
+export { GRPC_STATUS_HEADER, REASON_HEADER, REQUEST_ID_HEADER } from '@inference-mesh/client/queue';
 
 /**
  * gRPC codes worth trying again later; any other failure of the gateway (INVALID_ARGUMENT, NOT_FOUND, ...) would

@@ -1,16 +1,18 @@
 /**
  * The wire format of the queue (JSON, UTF-8; JSON rather than protobuf because any producer, from a shell script to
- * a broker UI, can write it, and a dead-lettered message can be read as it is):
+ * a broker UI, can write it, and a dead-lettered message can be read as it is). Shared by the queue-worker, which
+ * consumes requests, and QueueClient, which publishes them and reads the results:
  *
- *   request, published to IMESH_QUEUE_NAME with `reply_to` (the results queue) and optionally `correlation_id`:
+ *   request, published to IMESH_QUEUE_NAME with `reply_to` (the results queue) and optionally `correlation_id`
+ *   and the header `x-imesh-published-at` (epoch milliseconds, set by the producer):
  *     {"id": "doc-17", "texts": ["a text", "..."], "model"?: "sentiment", "version"?: "2", "topK"?: 1}
  *   result, published to the request's `reply_to` with its `correlation_id`, `message_id` = the request's id and
  *   the header `x-imesh-request-id`:
  *     {"id": "doc-17", "results": [{"label", "score", "scores", "model", "modelVersion", "truncated", "degraded"}]}
  *
- * Delivery is at least once: a consumer of results drops duplicates by `id`.
+ * Delivery is at least once: a consumer of results drops duplicates by `id` (or correlation id).
  */
-import type { ClassifyResult } from '@inference-mesh/client';
+import type { ClassifyResult } from '../types';
 
 export interface ClassifyRequestMessage {
   readonly id: string;
@@ -25,6 +27,20 @@ export interface ClassifyResultMessage {
   readonly results: readonly ClassifyResult[];
 }
 
+/** On a result: the request's id (also its `message_id`). */
+export const REQUEST_ID_HEADER = 'x-imesh-request-id';
+/**
+ * On a request: when the producer published it, epoch milliseconds (the AMQP `timestamp` property has whole seconds
+ * only), for the worker's publish-to-result latency.
+ */
+export const PUBLISHED_AT_HEADER = 'x-imesh-published-at';
+/** On a dead-lettered or retried message: why it failed. */
+export const REASON_HEADER = 'x-imesh-reason';
+/** On a dead-lettered or retried message: the gateway's gRPC status name, `none` when it never got that far. */
+export const GRPC_STATUS_HEADER = 'x-imesh-grpc-status';
+/** On a retried message: the failed attempts so far. */
+export const ATTEMPTS_HEADER = 'x-imesh-attempts';
+
 /** Why a message can never succeed: the value of the `x-imesh-reason` header on the dead-letter queue. */
 export type ParseResult = { readonly ok: true; readonly request: ClassifyRequestMessage } | { readonly ok: false; readonly reason: string };
 
@@ -35,14 +51,9 @@ export type ParseResult = { readonly ok: true; readonly request: ClassifyRequest
  * the message too.
  */
 export function parseRequestMessage(body: Buffer): ParseResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
-  } catch {
-    return { ok: false, reason: 'not JSON' };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
-  const fields = value as Record<string, unknown>;
+  const value = parseJsonObject(body);
+  if (typeof value === 'string') return { ok: false, reason: value };
+  const fields = value;
   if (typeof fields.id !== 'string' || fields.id === '') return { ok: false, reason: 'no id: "id" must be a non-empty string' };
   if (!Array.isArray(fields.texts) || fields.texts.length === 0) return { ok: false, reason: 'no texts: "texts" must be a non-empty array of strings' };
   const badText = fields.texts.findIndex((text) => typeof text !== 'string');
@@ -64,6 +75,33 @@ export function parseRequestMessage(body: Buffer): ParseResult {
   };
 }
 
+export function encodeRequestMessage(request: ClassifyRequestMessage): Buffer {
+  return Buffer.from(JSON.stringify(request));
+}
+
 export function encodeResultMessage(result: ClassifyResultMessage): Buffer {
   return Buffer.from(JSON.stringify(result));
+}
+
+/**
+ * Reads a result body, checking its shape only (an id and an array of results): the worker is the one writer and
+ * copies the gateway's answer as it is. Returns why not, as a string, when it is not a result.
+ */
+export function parseResultMessage(body: Buffer): ClassifyResultMessage | string {
+  const value = parseJsonObject(body);
+  if (typeof value === 'string') return value;
+  if (typeof value.id !== 'string' || !Array.isArray(value.results)) return 'not a result: expected {"id": string, "results": [...]}';
+  return { id: value.id, results: value.results as ClassifyResult[] };
+}
+
+/** The body as a JSON object, or why it is not one. */
+function parseJsonObject(body: Buffer): Record<string, unknown> | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    return 'not JSON';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  return value as Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { parseRequestMessage } from './message';
+import { encodeRequestMessage, encodeResultMessage, parseRequestMessage, parseResultMessage } from './messages';
 
 const parse = (value: unknown) => parseRequestMessage(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
 
@@ -39,5 +39,22 @@ describe('parseRequestMessage', () => {
 
   it('leaves empty texts to the gateway, which decides them', () => {
     assert.equal(parse({ id: 'a', texts: [''] }).ok, true);
+  });
+});
+
+describe('parseResultMessage', () => {
+  it('reads a result and says why not otherwise', () => {
+    const result = { label: 'positive', score: 0.9, scores: [], model: 'sentiment', modelVersion: '2', truncated: false, degraded: false };
+    assert.deepEqual(parseResultMessage(encodeResultMessage({ id: 'd1', results: [result] })), { id: 'd1', results: [result] });
+    assert.deepEqual([parseResultMessage(Buffer.from('x')), parseResultMessage(Buffer.from('[]')), parseResultMessage(Buffer.from('{"id": "a"}'))], [
+      'not JSON',
+      'not a JSON object',
+      'not a result: expected {"id": string, "results": [...]}',
+    ]);
+  });
+
+  it('round-trips a request through encodeRequestMessage', () => {
+    const request = { id: 'r1', texts: ['a', 'b'], model: 'sentiment', topK: 0 };
+    assert.deepEqual(parseRequestMessage(encodeRequestMessage(request)), { ok: true, request });
   });
 });
