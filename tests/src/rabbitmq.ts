@@ -19,6 +19,12 @@ export interface TestBroker {
   /** `amqp://guest:guest@127.0.0.1:<port>`; the same across restarts. */
   readonly url: string;
   readonly amqpPort: number;
+  /**
+   * With `monitoring`: the management API (`http://guest:guest@127.0.0.1:<port>/api/...`, what KEDA's rabbitmq
+   * scaler reads with `protocol: http`) and the Prometheus plugin's `/metrics`.
+   */
+  readonly managementPort?: number;
+  readonly prometheusPort?: number;
   /** `imesh-test-<pid>-<n>@localhost`: unique, so the shared epmd never confuses it with another node. */
   readonly nodeName: string;
   /** How long the last start took, from spawn to the first accepted AMQP connection. */
@@ -36,22 +42,35 @@ export interface TestBroker {
 
 let nodeCount = 0;
 
+export interface TestBrokerOptions {
+  /**
+   * Also the management and Prometheus plugins, on free ports, with queue statistics every second (the default 5 s
+   * would make a test wait for the numbers): they add about a second to the start.
+   */
+  readonly monitoring?: boolean;
+}
+
 /**
  * A real RabbitMQ node (Debian's rabbitmq-server) of its own: node name, AMQP and distribution ports, Mnesia and log
- * directories, configuration and Erlang cookie (HOME) all in a temporary directory, no plugins. It shares only epmd
- * with any other node on the machine, which is why the node name is unique. Resolves once it accepts AMQP.
+ * directories, configuration and Erlang cookie (HOME) all in a temporary directory, no plugins unless asked. It
+ * shares only epmd with any other node on the machine, which is why the node name is unique. Resolves once it
+ * accepts AMQP (and, with monitoring, answers on the management API).
  */
-export async function startTestBroker(): Promise<TestBroker> {
+export async function startTestBroker({ monitoring = false }: TestBrokerOptions = {}): Promise<TestBroker> {
   const script = existsSync(DEBIAN_SERVER_SCRIPT) ? DEBIAN_SERVER_SCRIPT : 'rabbitmq-server';
   const dir = mkdtempSync(join(tmpdir(), 'imesh-rabbitmq-'));
   const home = join(dir, 'home');
   mkdirSync(home);
-  // The classic Erlang-term format: read as it is, without the cuttlefish translation step of rabbitmq.conf.
-  writeFileSync(join(dir, 'rabbitmq.config'), '[{rabbit, [{loopback_users, []}]}].\n');
-  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
-  writeFileSync(join(dir, 'enabled_plugins'), '[].\n');
   const nodeName = `imesh-test-${process.pid}-${nodeCount++}@localhost`;
-  const [amqpPort, distPort] = await twoFreePorts();
+  const [amqpPort, distPort, managementPort, prometheusPort] = (await distinctFreePorts(monitoring ? 4 : 2)) as [number, number, number?, number?];
+  // The classic Erlang-term format: read as it is, without the cuttlefish translation step of rabbitmq.conf.
+  const pluginConfig = monitoring
+    ? `, {rabbitmq_management, [{listener, [{port, ${managementPort}}, {ip, "127.0.0.1"}]}]}, {rabbitmq_prometheus, [{tcp_config, [{port, ${prometheusPort}}, {ip, "127.0.0.1"}]}]}`
+    : '';
+  const statistics = monitoring ? ', {collect_statistics_interval, 1000}' : '';
+  writeFileSync(join(dir, 'rabbitmq.config'), `[{rabbit, [{loopback_users, []}${statistics}]}${pluginConfig}].\n`);
+  writeFileSync(join(dir, 'rabbitmq-env.conf'), '');
+  writeFileSync(join(dir, 'enabled_plugins'), monitoring ? '[rabbitmq_management, rabbitmq_prometheus].\n' : '[].\n');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     HOME: home,
@@ -96,6 +115,7 @@ export async function startTestBroker(): Promise<TestBroker> {
     for (const stream of [spawned.stdout, spawned.stderr]) stream?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     try {
       await Promise.race([acceptsAmqp(url, startedAt + START_TIMEOUT_MS), failed]);
+      if (monitoring) await Promise.race([answersHttp(`http://127.0.0.1:${managementPort}/api/overview`, startedAt + START_TIMEOUT_MS), failed]);
       lastStartMs = Date.now() - startedAt;
     } catch (error) {
       await stop();
@@ -110,6 +130,7 @@ export async function startTestBroker(): Promise<TestBroker> {
   return {
     url,
     amqpPort,
+    ...(monitoring && { managementPort, prometheusPort }),
     nodeName,
     get lastStartMs() {
       return lastStartMs;
@@ -128,11 +149,11 @@ export async function startTestBroker(): Promise<TestBroker> {
 }
 
 /** A broker for one mocha suite: started in `before`, disposed in `after`. */
-export function useTestBroker(): { readonly broker: TestBroker } {
+export function useTestBroker(options: TestBrokerOptions = {}): { readonly broker: TestBroker } {
   let broker: TestBroker | undefined;
   before(async function () {
     this.timeout(START_TIMEOUT_MS + 10_000);
-    broker = await startTestBroker();
+    broker = await startTestBroker(options);
   });
   after(async function () {
     this.timeout(STOP_TIMEOUT_MS + 10_000);
@@ -146,11 +167,10 @@ export function useTestBroker(): { readonly broker: TestBroker } {
   };
 }
 
-async function twoFreePorts(): Promise<[number, number]> {
-  const first = await freePort();
-  let second = await freePort();
-  while (second === first) second = await freePort();
-  return [first, second];
+async function distinctFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
 }
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -158,6 +178,20 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid!, signal);
   } catch {
     child.kill(signal);
+  }
+}
+
+async function answersHttp(url: string, deadline: number): Promise<void> {
+  const authorization = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+  for (;;) {
+    try {
+      const response = await fetch(url, { headers: { authorization } });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`rabbitmq's management API did not answer at ${url} in time`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

@@ -15,6 +15,7 @@ export { openCallContext, abortedStatus, type CallContext } from './call-context
 export { SERVER_MS_TRAILER, unaryHandler, type UnaryHandler, type UnaryHandlerOptions } from './handlers';
 export {
   readServerConfig,
+  serviceVariablePart,
   DEFAULT_PORTS,
   DEFAULT_MAX_MESSAGE_BYTES,
   KEEPALIVE_DEFAULTS,

@@ -2,13 +2,15 @@ import type { EnvReader } from './env-config';
 import { LOG_LEVELS, type LogLevel } from './logger';
 import { readTlsConfig, type TlsConfig } from './tls';
 
-export type ServiceName = 'gateway' | 'tokenizer' | 'model' | 'postprocess';
+export type ServiceName = 'gateway' | 'tokenizer' | 'model' | 'postprocess' | 'queue-worker';
 
 export const DEFAULT_PORTS: Readonly<Record<ServiceName, number>> = {
   gateway: 50051,
   tokenizer: 50052,
   model: 50053,
   postprocess: 50054,
+  // grpc.health.v1 only: the queue-worker serves no API, its probes read whether it is consuming.
+  'queue-worker': 50055,
 };
 
 /** gRPC's own default receive limit; raised with IMESH_MAX_MESSAGE_BYTES on every service alike. */
@@ -52,9 +54,14 @@ export interface KeepaliveConfig {
 
 export const KEEPALIVE_DEFAULTS: KeepaliveConfig = { timeMs: 5_000, timeoutMs: 5_000 };
 
+/** `queue-worker` -> `QUEUE_WORKER`: the service's part of its variables' names (IMESH_QUEUE_WORKER_PORT). */
+export function serviceVariablePart(service: ServiceName): string {
+  return service.toUpperCase().replace(/-/g, '_');
+}
+
 /** The settings every service reads, e.g. IMESH_TOKENIZER_PORT, IMESH_MAX_MESSAGE_BYTES. */
 export function readServerConfig(env: EnvReader, service: ServiceName): ServerConfig {
-  const portVariable = `IMESH_${service.toUpperCase()}_PORT`;
+  const portVariable = `IMESH_${serviceVariablePart(service)}_PORT`;
   return {
     host: env.string('IMESH_HOST', '0.0.0.0'),
     port: env.port(portVariable, DEFAULT_PORTS[service]),

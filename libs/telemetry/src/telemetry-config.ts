@@ -1,4 +1,4 @@
-import type { EnvReader, ServiceName } from '@inference-mesh/service-kit';
+import { serviceVariablePart, type EnvReader, type ServiceName } from '@inference-mesh/service-kit';
 
 /** Where each service serves Prometheus's /metrics unless IMESH_<SERVICE>_METRICS_PORT says otherwise. */
 export const DEFAULT_METRICS_PORTS: Readonly<Record<ServiceName, number>> = {
@@ -6,6 +6,7 @@ export const DEFAULT_METRICS_PORTS: Readonly<Record<ServiceName, number>> = {
   tokenizer: 9465,
   model: 9466,
   postprocess: 9467,
+  'queue-worker': 9468,
 };
 
 export type TracesExporterName = 'otlp' | 'console' | 'none';
@@ -35,7 +36,7 @@ export function readTelemetryConfig(env: EnvReader, service: ServiceName): Telem
     enabled: !env.boolean('OTEL_SDK_DISABLED', false),
     serviceName: `imesh-${service}`,
     metricsExporter: env.oneOf<MetricsExporterName>('OTEL_METRICS_EXPORTER', 'prometheus', ['prometheus', 'none']),
-    metricsPort: env.port(`IMESH_${service.toUpperCase()}_METRICS_PORT`, DEFAULT_METRICS_PORTS[service]),
+    metricsPort: env.port(`IMESH_${serviceVariablePart(service)}_METRICS_PORT`, DEFAULT_METRICS_PORTS[service]),
     tracesExporter: env.oneOf<TracesExporterName>('OTEL_TRACES_EXPORTER', otlpConfigured ? 'otlp' : 'none', ['otlp', 'console', 'none']),
   };
 }

@@ -1,6 +1,7 @@
 import { EnvReader, parseConfig } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
-import { readQueueWorkerConfig, redactUrl } from './config';
+import { redactUrl } from '@inference-mesh/client/queue';
+import { readQueueWorkerConfig } from './config';
 
 describe('readQueueWorkerConfig', () => {
   it('defaults: queue imesh.classify with imesh.classify.dead, prefetch 64, a local broker and gateway', () => {
@@ -12,16 +13,17 @@ describe('readQueueWorkerConfig', () => {
     assert.equal(config.gatewayTarget, '127.0.0.1:50051');
     assert.deepEqual(config.retry, { maxAttempts: 5, initialDelayMs: 1000, maxDelayMs: 30000 });
     assert.deepEqual(config.reconnect, { initialDelayMs: 200, maxDelayMs: 10000 });
+    assert.deepEqual([config.server.port, config.server.portVariable, config.server.drainTimeoutMs], [50055, 'IMESH_QUEUE_WORKER_PORT', 10000]);
   });
 
   it('reads every variable', () => {
     const config = parseConfig(
-      { IMESH_AMQP_URL: 'amqps://u:p@broker:5671/v', IMESH_QUEUE_NAME: 'docs', IMESH_QUEUE_PREFETCH: '8', IMESH_GATEWAY_TARGET: 'dns:///gateway:50051', IMESH_SHUTDOWN_GRACE_MS: '5000' },
+      { IMESH_AMQP_URL: 'amqps://u:p@broker:5671/v', IMESH_QUEUE_NAME: 'docs', IMESH_QUEUE_PREFETCH: '8', IMESH_GATEWAY_TARGET: 'dns:///gateway:50051', IMESH_DRAIN_TIMEOUT_MS: '5000', IMESH_QUEUE_WORKER_PORT: '0' },
       readQueueWorkerConfig,
     );
     assert.deepEqual(
-      [config.amqpUrl, config.queueName, config.deadLetterQueueName, config.prefetch, config.gatewayTarget, config.shutdownGraceMs],
-      ['amqps://u:p@broker:5671/v', 'docs', 'docs.dead', 8, 'dns:///gateway:50051', 5000],
+      [config.amqpUrl, config.queueName, config.deadLetterQueueName, config.prefetch, config.gatewayTarget, config.server.drainTimeoutMs, config.server.port],
+      ['amqps://u:p@broker:5671/v', 'docs', 'docs.dead', 8, 'dns:///gateway:50051', 5000, 0],
     );
   });
 

@@ -72,7 +72,7 @@ describe('handleDelivery', () => {
       throw new PipelineError(status.UNAVAILABLE, 'no connection');
     });
     const message = { body: body({ id: 'a', texts: ['x'] }), replyTo: 'r', correlationId: 'c' };
-    assert.deepEqual(await handleDelivery(message, p), { action: 'ack', outcome: 'retried', reason: 'UNAVAILABLE: no connection', attempt: 1, delayMs: 100 });
+    assert.deepEqual(await handleDelivery(message, p), { action: 'ack', outcome: 'retried', reason: 'UNAVAILABLE: no connection', grpcStatus: 'UNAVAILABLE', attempt: 1, delayMs: 100 });
     const first = published[0]!;
     assert.equal(first.queue, 'q.retry.100ms');
     assert.deepEqual(first.options, {

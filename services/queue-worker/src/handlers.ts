@@ -32,6 +32,8 @@ export interface Disposition {
   readonly action: 'ack';
   readonly outcome: 'result' | 'dead-lettered' | 'retried';
   readonly reason?: string;
+  /** The gateway's status code name when it was asked and failed (retried, dead-lettered). */
+  readonly grpcStatus?: string;
   /** For a retry: the attempt that failed and the wait before the next one. */
   readonly attempt?: number;
   readonly delayMs?: number;
@@ -79,7 +81,7 @@ export async function handleDelivery(delivery: Delivery, ports: DeliveryPorts, c
       headers: { ...ownHeaders(delivery.headers), [ATTEMPTS_HEADER]: attempt, [REASON_HEADER]: error.details, [GRPC_STATUS_HEADER]: error.codeName },
       ...(delivery.correlationId === undefined ? {} : { correlationId: delivery.correlationId }),
     });
-    return { action: 'ack', outcome: 'retried', reason: `${error.codeName}: ${error.details}`, attempt, delayMs };
+    return { action: 'ack', outcome: 'retried', reason: `${error.codeName}: ${error.details}`, grpcStatus: error.codeName, attempt, delayMs };
   }
   await ports.publish(delivery.replyTo, encodeResultMessage({ id: request.id, results: response.results }), {
     messageId: request.id,
@@ -102,7 +104,7 @@ async function deadLetter(
     ...(id === undefined ? {} : { messageId: id }),
     ...(delivery.correlationId === undefined ? {} : { correlationId: delivery.correlationId }),
   });
-  return { action: 'ack', outcome: 'dead-lettered', reason };
+  return { action: 'ack', outcome: 'dead-lettered', reason, ...(grpcStatus === undefined ? {} : { grpcStatus }) };
 }
 
 /**

@@ -1,6 +1,5 @@
-import { runQueueWorker } from './server';
+import { runInstrumentedService } from '@inference-mesh/telemetry';
+import { readQueueWorkerConfig } from './config';
+import { startQueueWorkerService } from './server';
 
-runQueueWorker(process.env).catch((error: unknown) => {
-  process.stderr.write(`queue-worker: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runInstrumentedService('queue-worker', readQueueWorkerConfig, startQueueWorkerService);

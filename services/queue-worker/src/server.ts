@@ -1,290 +1,37 @@
 import { PipelineClient } from '@inference-mesh/client';
-import { createLogger, isConfigError, parseConfig, type Logger } from '@inference-mesh/service-kit';
-import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { readQueueWorkerConfig, redactUrl, type QueueWorkerConfig } from './config';
-import { handleDelivery, type DeliveryPorts, type PublishOptions } from './handlers';
-import { retryQueues } from './retry-policy';
+import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
+import type { QueueWorkerConfig } from './config';
+import { QueueWorker } from './worker';
 
 /**
- * running: consuming; reconnecting: the connection dropped, trying again with backoff; draining: consumer
- * cancelled, messages in flight finishing; stopped: channel and connection closed.
+ * The grpc.health.v1 name that is SERVING only while the worker is connected to the broker and consuming: the
+ * readiness probe's. The server's own "" is SERVING while the process runs (liveness): a worker waiting for its
+ * broker is not stuck, and restarting it would not bring the broker back.
  */
-export type WorkerState = 'starting' | 'running' | 'reconnecting' | 'draining' | 'stopped';
-
-export interface QueueWorkerCounts {
-  readonly results: number;
-  readonly deadLettered: number;
-  readonly retried: number;
-  readonly reconnects: number;
-  readonly inFlight: number;
-}
+export const BROKER_HEALTH_SERVICE = 'inference_mesh.queue_worker.Broker';
 
 /**
- * Consumes the request queue on one confirm channel (manual acks, `prefetch` unacked at a time), hands every
- * delivery to handleDelivery at once, and acks it only after its result (or dead letter) is confirmed by the broker.
- * When the connection drops, the broker takes back every unacked delivery; the worker reconnects with backoff and
- * consumes again. Deliveries of the lost channel still being handled are neither acked nor nacked (the channel is
- * gone): they come again, so a result may be published twice, with the same id and answer (at least once).
+ * The worker with its probes: a gRPC server carrying only health and reflection, the gateway client, the worker
+ * (which connects in the background). Shutdown: readiness off, the worker stops consuming and drains within
+ * IMESH_DRAIN_TIMEOUT_MS, then the health server and the gateway client close.
  */
-export class QueueWorker {
-  private state: WorkerState = 'starting';
-  private connection: ChannelModel | undefined;
-  private channel: ConfirmChannel | undefined;
-  private consumerTag: string | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
-  private counts = { results: 0, deadLettered: 0, retried: 0, reconnects: 0 };
-  private stopping: Promise<void> | undefined;
-  private readonly stopSignal = new AbortController();
-  private reconnecting: Promise<void> | undefined;
-  private resolveClosed!: () => void;
-  /** Resolves once stop() has closed everything. */
-  readonly closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
-
-  constructor(
-    private readonly config: QueueWorkerConfig,
-    private readonly client: Pick<PipelineClient, 'classify'>,
-    private readonly logger: Logger,
-  ) {}
-
-  get currentState(): WorkerState {
-    return this.state;
-  }
-
-  get stats(): QueueWorkerCounts {
-    return { ...this.counts, inFlight: this.inFlight.size };
-  }
-
-  /** Connects and consumes; rejects when the first connection fails (a wrong URL should stop the process). */
-  async start(): Promise<void> {
-    await this.connectAndConsume();
-    this.logger.info('consuming', {
-      broker: redactUrl(this.config.amqpUrl),
-      queue: this.config.queueName,
-      deadLetterQueue: this.config.deadLetterQueueName,
-      prefetch: this.config.prefetch,
-      gateway: this.config.gatewayTarget,
-    });
-  }
-
-  /**
-   * Stops taking messages (basic.cancel), lets those in flight finish and be acked within the grace, then closes
-   * the channel and the connection. Messages still unfinished after the grace stay unacked and are redelivered by
-   * the broker once the connection is gone. Idempotent.
-   */
-  stop(): Promise<void> {
-    this.stopping ??= this.drainAndClose();
-    return this.stopping;
-  }
-
-  private async connectAndConsume(): Promise<void> {
-    const { config } = this;
-    const connection = await connect(config.amqpUrl);
-    connection.on('error', (error: Error) => this.logger.warn('broker connection error', { error: error.message }));
-    connection.on('close', (error?: Error) => this.onConnectionClosed(connection, error));
-    try {
-      const channel = await connection.createConfirmChannel();
-      channel.on('error', (error: Error) => this.logger.warn('channel error', { error: error.message }));
-      await channel.assertQueue(config.queueName, { durable: true });
-      await channel.assertQueue(config.deadLetterQueueName, { durable: true });
-      // Delay queues: nobody consumes them; a message expires after the queue's TTL back into the request queue.
-      for (const { name, delayMs } of retryQueues(config.queueName, config.retry)) {
-        await channel.assertQueue(name, { durable: true, arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': config.queueName } });
-      }
-      await channel.prefetch(config.prefetch);
-      this.connection = connection;
-      this.channel = channel;
-      const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(channel, message), { noAck: false });
-      this.consumerTag = consumerTag;
-      this.state = 'running';
-    } catch (error) {
-      this.connection = undefined;
-      this.channel = undefined;
-      await connection.close().catch(() => undefined);
-      throw error;
-    }
-  }
-
-  private onConnectionClosed(connection: ChannelModel, error: Error | undefined): void {
-    if (connection !== this.connection) return;
-    this.connection = undefined;
-    this.channel = undefined;
-    this.consumerTag = undefined;
-    if (this.stopping) return;
-    this.logger.error('broker connection lost: reconnecting', { error: error?.message ?? 'closed', inFlight: this.inFlight.size });
-    this.state = 'reconnecting';
-    this.reconnecting ??= this.reconnect().finally(() => (this.reconnecting = undefined));
-  }
-
-  private async reconnect(): Promise<void> {
-    const { initialDelayMs, maxDelayMs } = this.config.reconnect;
-    for (let attempt = 1; !this.stopSignal.signal.aborted; attempt++) {
-      await sleep(Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 30)), this.stopSignal.signal);
-      if (this.stopSignal.signal.aborted) return;
-      try {
-        await this.connectAndConsume();
-        if (this.stopSignal.signal.aborted) {
-          // stop() came while connecting: it found no channel to drain, so this one is closed here.
-          const connection = this.connection;
-          this.connection = undefined;
-          this.channel = undefined;
-          await connection?.close().catch(() => undefined);
-          return;
-        }
-        this.counts.reconnects++;
-        this.logger.info('reconnected: consuming again', { attempt, queue: this.config.queueName });
-        return;
-      } catch (error) {
-        this.logger.warn('reconnect failed', { attempt, error: error instanceof Error ? error.message : String(error) });
-      }
-    }
-  }
-
-  private async drainAndClose(): Promise<void> {
-    this.stopSignal.abort();
-    await this.reconnecting;
-    const { channel, connection } = this;
-    if (this.state === 'starting' && !channel) {
-      // Not started yet: runQueueWorker calls stop() again once start() is done.
-      this.stopping = undefined;
-      return;
-    }
-    this.state = 'draining';
-    if (channel && this.consumerTag !== undefined) await channel.cancel(this.consumerTag).catch(() => undefined);
-    let graceTimer: NodeJS.Timeout | undefined;
-    const graceOver = new Promise<boolean>((resolve) => (graceTimer = setTimeout(() => resolve(false), this.config.shutdownGraceMs)));
-    const drained = (async () => {
-      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
-      return true;
-    })();
-    try {
-      const inTime = await Promise.race([drained, graceOver]);
-      if (!inTime) this.logger.warn('shutdown grace over: closing with messages in flight, the broker redelivers them', { inFlight: this.inFlight.size });
-    } finally {
-      clearTimeout(graceTimer);
-    }
-    this.state = 'stopped';
-    this.connection = undefined;
-    this.channel = undefined;
-    await channel?.close().catch(() => undefined);
-    await connection?.close().catch(() => undefined);
-    this.logger.info('stopped', { ...this.counts });
-    this.resolveClosed();
-  }
-
-  private onMessage(channel: ConfirmChannel, message: ConsumeMessage | null): void {
-    if (message === null) {
-      // The broker cancelled the consumer (the queue was deleted): nothing more will come.
-      this.logger.error('the broker cancelled the consumer', { queue: this.config.queueName });
-      return;
-    }
-    const handled = this.handle(channel, message).finally(() => this.inFlight.delete(handled));
-    this.inFlight.add(handled);
-  }
-
-  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
-    const ports: DeliveryPorts = {
-      classify: (texts, options) => this.client.classify(texts, options),
-      publish: (queue, body, options) => publishConfirmed(channel, queue, body, options),
-      deadLetterQueue: this.config.deadLetterQueueName,
-      queue: this.config.queueName,
-      retry: this.config.retry,
-    };
-    const { properties } = message;
-    try {
-      const disposition = await handleDelivery(
-        {
-          body: message.content,
-          ...(properties.replyTo ? { replyTo: String(properties.replyTo) } : {}),
-          ...(properties.correlationId ? { correlationId: String(properties.correlationId) } : {}),
-          ...(properties.headers ? { headers: properties.headers } : {}),
-        },
-        ports,
-        { deadlineMs: this.config.classifyDeadlineMs },
-      );
-      channel.ack(message);
-      if (disposition.outcome === 'result') this.counts.results++;
-      else if (disposition.outcome === 'retried') {
-        this.counts.retried++;
-        this.logger.warn('retrying after a transient failure', { reason: disposition.reason, attempt: disposition.attempt, delayMs: disposition.delayMs, messageId: properties.messageId });
-      } else {
-        this.counts.deadLettered++;
-        this.logger.warn('dead-lettered', { reason: disposition.reason, messageId: properties.messageId });
-      }
-    } catch (error) {
-      // Publishing was not confirmed (nacked, or the channel went): leave the delivery to the broker rather than ack
-      // a message whose result may not exist. On a closed channel it is redelivered anyway.
-      this.logger.error('result not confirmed: requeueing', { error: error instanceof Error ? error.message : String(error) });
-      try {
-        channel.nack(message, false, true);
-      } catch {
-        // the channel is gone; the broker requeues every unacked delivery itself
-      }
-    }
-  }
-}
-
-function publishConfirmed(channel: ConfirmChannel, queue: string, body: Buffer, options: PublishOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    channel.sendToQueue(
-      queue,
-      body,
-      {
-        persistent: true,
-        contentType: 'application/json',
-        ...(options.replyTo === undefined ? {} : { replyTo: options.replyTo }),
-        ...(options.messageId === undefined ? {} : { messageId: options.messageId }),
-        ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
-        ...(options.headers === undefined ? {} : { headers: options.headers }),
-      },
-      (error: unknown) => (error ? reject(error instanceof Error ? error : new Error(`the broker did not confirm the publish to ${queue}`)) : resolve()),
-    );
-  });
-}
-
-/**
- * The process frame: config from the environment (a bad value exits 2 naming the variable), the gateway client,
- * the worker; SIGTERM or SIGINT drains it and the process exits 0. A first connection that fails exits 1 (main.ts);
- * a lost one is reconnected.
- */
-export async function runQueueWorker(env: Readonly<Record<string, string | undefined>>): Promise<void> {
-  let config: QueueWorkerConfig;
-  try {
-    config = parseConfig(env, readQueueWorkerConfig);
-  } catch (error) {
-    if (!isConfigError(error)) throw error;
-    process.stderr.write(`queue-worker: ${error.message}\n`);
-    process.exit(2);
-  }
-  const logger = createLogger('queue-worker', config.logLevel);
+export async function startQueueWorkerService(config: QueueWorkerConfig, logger: Logger): Promise<RunningService> {
+  const server = new ServiceServer(config.server, logger);
+  await server.start();
+  server.setHealth(BROKER_HEALTH_SERVICE, 'NOT_SERVING');
+  server.setServing(true);
   const client = new PipelineClient({ target: config.gatewayTarget, defaultDeadlineMs: config.classifyDeadlineMs });
-  const worker = new QueueWorker(config, client, logger);
-  let stopRequested = false;
-  const shutdown = (signal: string) => {
-    logger.info('stopping', { signal });
-    stopRequested = true;
-    void worker.stop();
+  const worker = new QueueWorker(config, client, logger, (state) => server.setHealth(BROKER_HEALTH_SERVICE, state === 'running' ? 'SERVING' : 'NOT_SERVING'));
+  void worker.start();
+  return {
+    shutdown: async () => {
+      server.setHealth(BROKER_HEALTH_SERVICE, 'NOT_SERVING');
+      try {
+        await worker.stop();
+      } finally {
+        await server.shutdown();
+        client.close();
+      }
+    },
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  await worker.start();
-  // A signal during start() found nothing to stop yet.
-  if (stopRequested) void worker.stop();
-  await worker.closed;
-  client.close();
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
