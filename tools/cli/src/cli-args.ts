@@ -13,6 +13,9 @@ Commands:
                            mean timing breakdown of its answers
   canary set|status        move traffic between model versions, judge the canary
                            (imesh canary --help)
+  submit --file FILE       classify FILE through the RabbitMQ queue the queue-worker consumes;
+                           prints classify --file's lines in input order (imesh queue --help)
+  queue stats              messages ready and consumers of the request, dead-letter and retry queues
 
 Classify options:
   -f, --file FILE          read the texts from FILE, one per line; empty lines are sent too

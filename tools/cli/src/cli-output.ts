@@ -91,7 +91,7 @@ function round3(value: number): number {
 }
 
 /** The output line of an input line the server refused on its own: where it stood, and why (`line` counts from 1). */
-export function formatRefusal(text: string, line: number, error: PipelineError): string {
+export function formatRefusal(text: string, line: number, error: Pick<PipelineError, 'codeName' | 'details'>): string {
   return toJson({ text, line, error: { code: error.codeName, message: error.details } });
 }
 

@@ -1,13 +1,11 @@
-import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { Transform, type Readable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { runCanary } from './canary';
 import { BUILT_IN_TEXTS, runBench } from './cli-bench';
 import { UsageError } from '@inference-mesh/tool-kit';
 import { parseCommand, USAGE, type ClassifyCommand } from './cli-args';
+import { exitOnStdoutError, openInputFile, writeOut } from './cli-input';
 import { formatHealth, formatRefusal, formatResult } from './cli-output';
+import { runQueueCommand } from './queue-commands';
 import { isPipelineError, PipelineClient } from '@inference-mesh/client';
 
 /** Runs `imesh` with `argv` (no `node`, no script path) and returns the exit status. */
@@ -24,6 +22,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     }
   }
+  // Asynchronous inference through the broker: options of its own, and no gateway connection either.
+  if (argv[0] === 'submit' || argv[0] === 'queue') return runQueueCommand(argv, process.env);
   let command;
   try {
     command = parseCommand(argv, process.env);
@@ -37,12 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  // The reader went away (`imesh ... | head`): nothing left to do, and nothing worth saying.
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(0);
-    process.stderr.write(`imesh: stdout: ${error.message}\n`);
-    process.exit(1);
-  });
+  exitOnStdoutError();
 
   let client: PipelineClient | undefined;
   try {
@@ -79,9 +74,8 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
     for (const [index, result] of results.entries()) await writeOut(`${formatResult(texts[index]!, result, lineFormat)}\n`);
     return 0;
   }
-  const { file } = command.input;
-  const name = file === '-' ? 'stdin' : file;
-  const input = openLines(file === '-' ? process.stdin : createReadStream(file), name);
+  const input = openInputFile(command.input.file);
+  const { name } = input;
   let lines = 0;
   let refused = 0;
   try {
@@ -106,51 +100,4 @@ async function classify(client: PipelineClient, command: ClassifyCommand): Promi
   if (command.skipInvalid) process.stderr.write(`imesh: skipped ${counted}: refused by the server\n`);
   else process.stderr.write(`imesh: ${counted} refused by the server (their error lines are in the output)\n`);
   return 1;
-}
-
-/** Lines of `input`, read as they are consumed; bytes that are not UTF-8 fail the read instead of becoming U+FFFD. */
-function openLines(input: Readable, name: string): { readonly lines: AsyncIterable<string>; close(): void } {
-  const decoded = strictUtf8(name);
-  // pipe() does not carry a read error (a missing file, say) on: hand it to `decoded`, failing the line iterator.
-  input.on('error', (error) => decoded.destroy(error));
-  input.pipe(decoded);
-  const lines = createInterface({ input: decoded, crlfDelay: Infinity });
-  return {
-    lines,
-    close: () => {
-      lines.close();
-      input.unpipe(decoded);
-      input.destroy();
-    },
-  };
-}
-
-function strictUtf8(name: string): Transform {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let offset = 0;
-  return new Transform({
-    readableObjectMode: true,
-    transform(chunk: Buffer, _encoding, callback) {
-      try {
-        const text = decoder.decode(chunk, { stream: true });
-        offset += chunk.length;
-        callback(null, text === '' ? undefined : text);
-      } catch {
-        callback(new Error(`${name} is not valid UTF-8 (in bytes ${offset} to ${offset + chunk.length - 1})`));
-      }
-    },
-    flush(callback) {
-      try {
-        const text = decoder.decode();
-        callback(null, text === '' ? undefined : text);
-      } catch {
-        callback(new Error(`${name} is not valid UTF-8 (it ends inside a character)`));
-      }
-    },
-  });
-}
-
-/** Waits when stdout's buffer is full, so a slow reader slows the classification rather than filling memory. */
-async function writeOut(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
 }
