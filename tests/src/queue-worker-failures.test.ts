@@ -9,6 +9,10 @@ import { useMesh } from './mesh-fixture';
 import { assertSameAnswer, checkAgainstInProcess, collectResults, publishTextMessages, startWorker, stopWorker, until, type Received, type WorkerProcess } from './queue-worker-process';
 import { useTestBroker } from './rabbitmq';
 
+/** Issue 17's acceptance: a worker killed while 5,000 messages are in flight (published, not yet answered). */
+const IN_FLIGHT_AT_KILL = 5_000;
+const CRASH_MESSAGES = 5_500;
+
 describe('queue-worker failures: SIGKILL mid-batch, a broker restart (real RabbitMQ, real mesh)', function () {
   this.timeout(180_000);
   const brokerFixture = useTestBroker();
@@ -35,23 +39,24 @@ describe('queue-worker failures: SIGKILL mid-batch, a broker restart (real Rabbi
     await connection?.close().catch(() => undefined);
   });
 
-  it('SIGKILL mid-batch, then another worker: every message gets a result; any duplicate has the same id and answer; nothing is left unacked or lost', async () => {
+  it(`SIGKILL mid-batch with at least ${IN_FLIGHT_AT_KILL} in flight, then another worker: every message gets a result; any duplicate has the same id and answer; nothing is left unacked or lost`, async () => {
     const queue = 'imesh.test.crash';
     const results = 'imesh.test.crash.results';
     const env = { ...workerEnv(queue), IMESH_QUEUE_PREFETCH: '64' };
     await channel.assertQueue(results, { durable: true });
     const received: Received[] = [];
     const { consumerTag } = await collectResults(channel, results, received);
-    await publishTextMessages(channel, texts, queue, results, 'crash', 1000);
+    await publishTextMessages(channel, texts, queue, results, 'crash', CRASH_MESSAGES);
     const first = await startWorker(env);
     workers.push(first);
-    await until(() => received.length >= 150, 60_000, 'the first results');
+    await until(() => received.length >= 300, 60_000, 'the first results');
     first.child.kill('SIGKILL');
     assert.deepEqual(await first.exited, { code: null, signal: 'SIGKILL' });
     const answeredByFirst = new Set(received.map((r) => r.id)).size;
+    assert.ok(CRASH_MESSAGES - answeredByFirst >= IN_FLIGHT_AT_KILL, `${CRASH_MESSAGES - answeredByFirst} messages in flight (published, not answered) at the kill`);
     const second = await startWorker(env);
     workers.push(second);
-    await until(() => new Set(received.map((r) => r.id)).size >= 1000, 60_000, 'a result for every message');
+    await until(() => new Set(received.map((r) => r.id)).size >= CRASH_MESSAGES, 120_000, 'a result for every message');
     await stopWorker(second);
     assert.deepEqual(await second.exited, { code: 0, signal: null });
     await until(async () => (await channel.checkQueue(results)).messageCount === 0, 10_000, 'the results to be read');
@@ -63,11 +68,13 @@ describe('queue-worker failures: SIGKILL mid-batch, a broker restart (real Rabbi
       if (earlier) assertSameAnswer(result, earlier);
       else byId.set(result.id, result);
     }
-    assert.equal(byId.size, 1000);
+    assert.equal(byId.size, CRASH_MESSAGES);
     const duplicates = received.length - byId.size;
     assert.ok(duplicates <= 64, `${duplicates} duplicates: at most the killed worker's prefetch`);
     assert.equal((await channel.checkQueue(queue)).messageCount, 0, 'nothing left on the request queue, acked or unacked');
-    process.stdout.write(`      SIGKILL after ${answeredByFirst} results; the second worker answered the rest; ${duplicates} duplicates (same id and answer)\n`);
+    process.stdout.write(
+      `      SIGKILL after ${answeredByFirst} of ${CRASH_MESSAGES} results (${CRASH_MESSAGES - answeredByFirst} in flight); the second worker answered the rest; ${duplicates} duplicates (same id and answer)\n`,
+    );
   });
 
   it('a broker restart during a run: the worker reconnects and every message gets a result, any duplicate with the same id and answer, nothing left', async () => {

@@ -20,6 +20,9 @@ import {
 } from './queue-worker-process';
 import { useTestBroker } from './rabbitmq';
 
+/** Issue 17's acceptance size: dev.tsv's 872 texts, cycled. */
+const BULK_MESSAGES = 10_000;
+
 describe('queue-worker: asynchronous inference over a real RabbitMQ broker and the real mesh', function () {
   this.timeout(180_000);
   const brokerFixture = useTestBroker();
@@ -60,7 +63,7 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
   const publishMessages = (queue: string, replyTo: string, prefix: string, count: number) => publishTextMessages(channel, texts, queue, replyTo, prefix, count);
   const checkResult = (received: Received, prefix: string) => checkAgainstInProcess(received, prefix, texts, expected);
 
-  it('1,000 persistent messages from dev.tsv: 1,000 results on reply_to, each as in-process classification and with its message id', async () => {
+  it('10,000 persistent messages from dev.tsv: 10,000 results on reply_to, each as in-process classification and with its message id', async () => {
     const queue = 'imesh.test.bulk';
     const results = 'imesh.test.bulk.results';
     await channel.assertQueue(results, { durable: true });
@@ -68,16 +71,16 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     const { consumerTag } = await collectResults(channel, results, received);
     worker = await startWorker(workerEnv(queue));
     const startedAt = Date.now();
-    await publishMessages(queue, results, 'bulk', 1000);
-    await until(() => received.length >= 1000, 60_000, '1,000 results');
+    await publishMessages(queue, results, 'bulk', BULK_MESSAGES);
+    await until(() => received.length >= BULK_MESSAGES, 120_000, `${BULK_MESSAGES} results`);
     const elapsedMs = Date.now() - startedAt;
     await channel.cancel(consumerTag);
-    assert.equal(received.length, 1000);
-    assert.equal(new Set(received.map((r) => r.id)).size, 1000, 'one result per message');
+    assert.equal(received.length, BULK_MESSAGES);
+    assert.equal(new Set(received.map((r) => r.id)).size, BULK_MESSAGES, 'one result per message');
     for (const result of received) checkResult(result, 'bulk');
     const depth = await channel.checkQueue(queue);
     assert.equal(depth.messageCount, 0, 'the request queue is drained and acked');
-    report.push(`1,000 messages published and answered in ${elapsedMs} ms (${Math.round(1000 / (elapsedMs / 1000))} messages/s, prefetch 64)`);
+    report.push(`${BULK_MESSAGES.toLocaleString("en")} messages published and answered in ${elapsedMs} ms (${Math.round(BULK_MESSAGES / (elapsedMs / 1000))} messages/s, one text each, prefetch 64)`);
   });
 
   it('dead-letters each kind of bad message at once with its reason and gRPC status, and acks it', async () => {
