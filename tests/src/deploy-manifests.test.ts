@@ -4,6 +4,7 @@ import { dirname, join, relative } from 'node:path';
 import { WORKER_CLOSE_WAIT_MS } from '@inference-mesh/model-service';
 import { parseConfig, readServerConfig, RELEASE_ALLOWANCE_MS, shutdownDeadlineMs, type ServiceName } from '@inference-mesh/service-kit';
 import { parse } from 'yaml';
+import { buildQueueWorker } from './deploy-queue-worker';
 import { describeManifest, schemaProblems, type Manifest } from './deploy-schemas';
 import {
   buildOverlay,
@@ -377,6 +378,10 @@ describe('deployment manifests: k8s/ (each overlay built) and istio/', function 
       const kustomization = readYaml('k8s/overlays/prod/kustomization.yaml');
       assert.deepEqual(kustomization.images.map((i: Json) => i.name).sort(), ['inference-mesh', 'inference-mesh-model', 'inference-mesh-model-cuda']);
       for (const entry of kustomization.images) assert.equal(imagePullProblem(`${entry.newName}:${entry.newTag}`), undefined, entry.name);
+      // k8s/queue-worker is applied beside prod, as its own kustomization: it pins the service image itself.
+      const worker = ofKind(buildQueueWorker(), 'Deployment').flatMap((d) => [...(d.spec.template.spec.initContainers ?? []), ...d.spec.template.spec.containers].map((c: Json) => c.image));
+      assert.equal(worker.length, 1);
+      assert.deepEqual(worker.map(imagePullProblem).filter((problem) => problem), [], 'k8s/queue-worker images');
     });
 
     it('PodMonitors scrape every pod: its metrics port, and the Istio sidecar\'s merged stats on 15020 /stats/prometheus', () => {

@@ -16,6 +16,7 @@ import { VirtualService } from '@kubernetes-models/istio/networking.istio.io/v1b
 import { AuthorizationPolicy } from '@kubernetes-models/istio/security.istio.io/v1beta1/AuthorizationPolicy';
 import { PeerAuthentication } from '@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
+import { TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { dirname, join } from 'node:path';
 import * as ts from 'typescript';
@@ -49,6 +50,12 @@ const KINDS: Readonly<Record<string, Kind>> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding, typeModule: 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding', typeName: 'IRoleBinding' },
   'policy/v1/PodDisruptionBudget': { model: PodDisruptionBudget, typeModule: 'kubernetes-models/policy/v1/PodDisruptionBudget', typeName: 'IPodDisruptionBudget' },
   'keda.sh/v1alpha1/ScaledObject': { model: ScaledObject, typeModule: '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject', typeName: 'IScaledObject' },
+  // k8s/queue-worker: how KEDA's rabbitmq trigger reads the broker's management URL from a Secret.
+  'keda.sh/v1alpha1/TriggerAuthentication': {
+    model: TriggerAuthentication,
+    typeModule: '@kubernetes-models/keda/keda.sh/v1alpha1/TriggerAuthentication',
+    typeName: 'ITriggerAuthentication',
+  },
   'monitoring.coreos.com/v1/PodMonitor': {
     model: PodMonitor,
     typeModule: '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor',
