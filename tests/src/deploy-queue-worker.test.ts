@@ -3,7 +3,8 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { shutdownDeadlineMs } from '@inference-mesh/service-kit';
+import { SERVICE_NAMES } from '@inference-mesh/protos';
+import { parseConfig, readServerConfig, shutdownDeadlineMs } from '@inference-mesh/service-kit';
 import { parse } from 'yaml';
 import { buildQueueWorker, QUEUE_WORKER_DIR, QUEUE_WORKER_NAME, readQueueWorkerScaledObject } from './deploy-queue-worker';
 import { schemaProblems, type Manifest } from './deploy-schemas';
@@ -26,7 +27,7 @@ import {
 /** As deploy-manifests.test.ts: seconds a pod's grace keeps beyond its process's own shutdown deadline. */
 const SHUTDOWN_MARGIN_SECONDS = 3;
 /** The worker's health services (services/queue-worker): "" while the process runs, this one while it consumes. */
-const BROKER_HEALTH_SERVICE = 'inference_mesh.queue_worker.Broker';
+const BROKER_HEALTH_SERVICE = SERVICE_NAMES.queueWorkerBroker;
 const SECRET_NAME = 'queue-worker-broker';
 const AMQP_URL_KEY = 'amqp-url';
 const MANAGEMENT_URL_KEY = 'management-url';
@@ -203,10 +204,9 @@ describe('k8s/queue-worker: the queue worker, scaled from zero by KEDA on its Ra
   });
 
   it('shutdown fits: the worker\'s own deadline (grace + drain + release) plus a margin within terminationGracePeriodSeconds; the sidecar outlives it', () => {
-    // From the variables the pod sets, with service-kit's shutdownDeadlineMs, the sum every service's shutdown
-    // keeps to (the worker's is grace + drain + release too).
-    for (const name of ['IMESH_SHUTDOWN_GRACE_MS', 'IMESH_DRAIN_TIMEOUT_MS']) assert.match(env.get(name) ?? '', /^\d+$/, `${name} is set explicitly: the budget is computed from it`);
-    const server = { shutdownGraceMs: Number(env.get('IMESH_SHUTDOWN_GRACE_MS')), drainTimeoutMs: Number(env.get('IMESH_DRAIN_TIMEOUT_MS')) };
+    // The worker's server settings as it reads them from the pod's variables (its defaults where unset), and
+    // service-kit's shutdownDeadlineMs: the sum every service's shutdown keeps to, the worker's too.
+    const server = parseConfig(Object.fromEntries(env), (reader) => readServerConfig(reader, 'queue-worker'));
     const deadlineSeconds = shutdownDeadlineMs(server) / 1000;
     // No Service routes to a worker, so no preStop sleep is needed; one, if added, delays SIGTERM and counts.
     const command: string[] | undefined = container.lifecycle?.preStop?.exec?.command;

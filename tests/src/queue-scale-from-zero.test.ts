@@ -4,6 +4,7 @@
 // worker's own health and metrics: a worker started before its broker waits for it, NOT_SERVING, then consumes.
 import { QueueClient } from '@inference-mesh/client/queue';
 import { readSst2 } from '@inference-mesh/model-tools';
+import { SERVICE_NAMES } from '@inference-mesh/protos';
 import { HealthChecker } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { readQueueWorkerScaledObject, type QueueWorkerScaling } from './deploy-queue-worker';
@@ -15,8 +16,7 @@ import { startPrometheus, type RunningPrometheus } from './prometheus';
 import { startWorker, stopWorker, type WorkerProcess } from './queue-worker-process';
 import { useTestBroker } from './rabbitmq';
 
-/** The grpc.health.v1 name the worker's readiness probe checks (services/queue-worker/src/server.ts). */
-const BROKER_HEALTH_SERVICE = 'inference_mesh.queue_worker.Broker';
+const BROKER_HEALTH_SERVICE = SERVICE_NAMES.queueWorkerBroker;
 const REQUESTS = 300;
 
 describe('queue-worker: scale from zero as KEDA sees it, health and metrics (real RabbitMQ, Prometheus, mesh)', function () {

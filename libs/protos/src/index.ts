@@ -54,6 +54,8 @@ export const SERVICE_NAMES = {
   pipeline: 'inference_mesh.pipeline.v1.PipelineService',
   tokenizer: 'inference_mesh.tokenizer.v1.TokenizerService',
   postprocess: 'inference_mesh.postprocess.v1.PostprocessService',
+  /** Not a gRPC service: the queue-worker's grpc.health.v1 name that is SERVING only while it consumes (readiness). */
+  queueWorkerBroker: 'inference_mesh.queue_worker.Broker',
 } as const;
 
 export type * as inference from './generated/inference';

@@ -1,4 +1,5 @@
 import { PipelineClient } from '@inference-mesh/client';
+import { SERVICE_NAMES } from '@inference-mesh/protos';
 import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
 import type { QueueWorkerConfig } from './config';
 import { QueueWorker } from './worker';
@@ -8,7 +9,7 @@ import { QueueWorker } from './worker';
  * readiness probe's. The server's own "" is SERVING while the process runs (liveness): a worker waiting for its
  * broker is not stuck, and restarting it would not bring the broker back.
  */
-export const BROKER_HEALTH_SERVICE = 'inference_mesh.queue_worker.Broker';
+const BROKER_HEALTH_SERVICE = SERVICE_NAMES.queueWorkerBroker;
 
 /**
  * The worker with its probes: a gRPC server carrying only health and reflection, the gateway client, the worker
