@@ -54,6 +54,8 @@ const EMPTY_LINE = { codeName: 'INVALID_ARGUMENT', details: 'empty text: not sen
  * chunk before it is printed: input order, in classify --file's format.
  */
 async function submit(command: SubmitCommand): Promise<number> {
+  // Connected first: the line reader drops lines emitted before it is iterated, so nothing may be awaited between.
+  const client = await QueueClient.connect({ url: command.amqpUrl, queue: command.queue });
   const input = openInputFile(command.file);
   const format = { withScores: command.topK !== undefined };
   const options = {
@@ -62,7 +64,6 @@ async function submit(command: SubmitCommand): Promise<number> {
     ...(command.version === undefined ? {} : { version: command.version }),
     ...(command.topK === undefined ? {} : { topK: command.topK }),
   };
-  let client: QueueClient | undefined;
   const progress = new Progress();
   let linesRead = 0;
   let printedChunks = 0;
@@ -85,12 +86,11 @@ async function submit(command: SubmitCommand): Promise<number> {
   }
   const submitChunk = async (chunk: Chunk): Promise<readonly (ClassifyResult | undefined)[]> => {
     const texts = chunk.lines.filter((line) => line !== '');
-    const results = texts.length === 0 ? [] : await client!.submit(texts, options);
+    const results = texts.length === 0 ? [] : await client.submit(texts, options);
     let next = 0;
     return chunk.lines.map((line) => (line === '' ? undefined : results[next++]));
   };
   try {
-    client = await QueueClient.connect({ url: command.amqpUrl, queue: command.queue });
     progress.start();
     const held = new Map<number, string>();
     for await (const outcome of boundedSubmissions(chunks(), submitChunk, command.maxInFlight)) {
@@ -118,9 +118,9 @@ async function submit(command: SubmitCommand): Promise<number> {
   } finally {
     progress.stop();
     input.close();
-    await client?.close();
+    await client.close();
   }
-  process.stderr.write(`imesh: ${progress.line()}${client && client.droppedResults > 0 ? `; ${client.droppedResults} duplicate results dropped` : ''}\n`);
+  process.stderr.write(`imesh: ${progress.line()}${client.droppedResults > 0 ? `; ${client.droppedResults} duplicate results dropped` : ''}\n`);
   if (failedLines === 0) return 0;
   process.stderr.write(`imesh: ${failedLines} of ${linesRead} line${linesRead === 1 ? '' : 's'} of ${input.name} got no result (their error lines are in the output)\n`);
   return 1;
