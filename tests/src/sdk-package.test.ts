@@ -1,6 +1,6 @@
 // The SDK as someone outside the checkout gets it: `npm pack` of libs/protos and libs/client, both tarballs
 // installed into an empty project, and a script there that requires @inference-mesh/client and classifies against
-// the real mesh (the README's "Using the SDK in your own project" runs the same commands).
+// the real mesh, and finds @inference-mesh/client/queue (without the main entry loading amqplib) (the README's "Using the SDK in your own project" runs the same commands).
 import { REPO_ROOT } from '@inference-mesh/launcher';
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
@@ -14,6 +14,9 @@ const run = promisify(execFile);
 
 const SCRIPT = `
 const { PipelineClient } = require('@inference-mesh/client');
+// A gRPC-only user never loads amqplib: the queue client is a subpath of its own.
+const amqplibByMain = Object.keys(require.cache).some((path) => path.includes('/node_modules/amqplib/'));
+const queue = require('@inference-mesh/client/queue');
 async function main() {
   const client = new PipelineClient({ target: process.argv[2] });
   try {
@@ -23,7 +26,8 @@ async function main() {
       bulk.push(item.error ? { index: item.index, error: item.error.codeName } : { index: item.index, label: item.result.label });
     }
     const health = await client.health();
-    console.log(JSON.stringify({ labels: results.map((r) => r.label), bulk, health, resolved: require.resolve('@inference-mesh/client') }));
+    console.log(JSON.stringify({ labels: results.map((r) => r.label), bulk, health, resolved: require.resolve('@inference-mesh/client'),
+      queue: { amqplibByMain, client: typeof queue.QueueClient.connect, header: queue.PUBLISHED_AT_HEADER, resolved: require.resolve('@inference-mesh/client/queue') } }));
   } finally {
     client.close();
   }
@@ -60,7 +64,13 @@ describe('the SDK packed with npm pack works in an empty project', function () {
     writeFileSync(join(project, 'classify.js'), SCRIPT);
     // The project's own node_modules only: nothing may come from the checkout.
     const { stdout } = await run(process.execPath, ['classify.js', fixture.mesh.gateway], { cwd: project, env: { ...process.env, NODE_PATH: '' } });
-    const answer = JSON.parse(stdout) as { labels: string[]; bulk: unknown[]; health: string; resolved: string };
+    const answer = JSON.parse(stdout) as {
+      labels: string[];
+      bulk: unknown[];
+      health: string;
+      resolved: string;
+      queue: { amqplibByMain: boolean; client: string; header: string; resolved: string };
+    };
     assert.deepEqual(answer.labels, ['positive', 'negative']);
     assert.deepEqual(answer.bulk, [
       { index: 0, label: 'positive' },
@@ -69,6 +79,9 @@ describe('the SDK packed with npm pack works in an empty project', function () {
     ]);
     assert.equal(answer.health, 'SERVING');
     assert.ok(answer.resolved.startsWith(join(project, 'node_modules')), answer.resolved);
+    assert.deepEqual({ ...answer.queue, resolved: undefined }, { amqplibByMain: false, client: 'function', header: 'x-imesh-published-at', resolved: undefined });
+    assert.equal(answer.queue.resolved, join(project, 'node_modules', '@inference-mesh', 'client', 'dist', 'queue', 'index.js'));
+    assert.ok(installed.includes('amqplib'), 'the queue client\'s one dependency beyond gRPC');
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules', '@inference-mesh', 'client', 'package.json'), 'utf8')) as { bin?: unknown };
     assert.equal(manifest.bin, undefined);
   });
