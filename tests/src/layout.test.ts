@@ -57,6 +57,11 @@ function importsOf(file: string): string[] {
   return specifiers;
 }
 
+function exportsSubpath(workspace: Workspace | undefined, subpath: string): boolean {
+  const exports = workspace?.manifest.exports;
+  return typeof exports === 'object' && exports !== null && subpath in exports;
+}
+
 describe('layout: rooms and who may import whom', () => {
   const all = workspaces();
   const byName = new Map(all.map((workspace) => [workspace.manifest.name, workspace]));
@@ -73,14 +78,16 @@ describe('layout: rooms and who may import whom', () => {
     assert.deepEqual(wrong, [], 'a lib may use only libs, a service only libs');
   });
 
-  it('no source imports another package by a dist/ path or reaches out of its own package by a relative path', () => {
+  it('no source imports another package by a dist/ path (a subpath must be in its exports map) or reaches out of its own package by a relative path', () => {
     const wrong: string[] = [];
     for (const workspace of all) {
       const root = join(REPO_ROOT, workspace.dir);
       for (const file of sourceFiles(workspace.dir)) {
         for (const specifier of importsOf(file)) {
           const where = `${relative(REPO_ROOT, file)}: ${specifier}`;
-          if (/^@inference-mesh\/[^/]+\/./.test(specifier)) wrong.push(where);
+          // A subpath only when the package's exports map names it (`@inference-mesh/client/queue`), never its dist/.
+          const subpath = /^(@inference-mesh\/[^/]+)\/(.+)$/.exec(specifier);
+          if (subpath && !exportsSubpath(byName.get(subpath[1]!), `./${subpath[2]}`)) wrong.push(where);
           if (specifier.startsWith('.') && !resolve(dirname(file), specifier).startsWith(root + sep)) wrong.push(where);
           const imported = /^(@inference-mesh\/[^/]+)/.exec(specifier)?.[1];
           if (imported && byName.has(imported) && imported !== workspace.manifest.name) {
