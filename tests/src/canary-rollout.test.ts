@@ -2,7 +2,7 @@
 // own, the split a directory laid out as the gateway's ConfigMap volume, the load real callers through the SDK.
 import { status } from '@grpc/grpc-js';
 import { PipelineClient } from '@inference-mesh/client';
-import { REPO_ROOT, startMesh, type RunningMesh } from '@inference-mesh/launcher';
+import { freePort, REPO_ROOT, type RunningMesh, startMesh } from '@inference-mesh/launcher';
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FaultProxy } from './fault-proxy';
 import { dashboardExpressions } from './dashboard';
-import { freePort } from './free-port';
 import { SteadyLoad } from './load';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
 import { useProcessGroup } from './resilience-fixture';

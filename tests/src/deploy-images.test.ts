@@ -1,6 +1,7 @@
 // The images, built from docker/Dockerfile and run the way k8s/ runs them: read-only root, the image's own user
 // and entrypoint, the Deployment's args, environment and mounted ConfigMaps; only addresses differ (one host
 // network instead of Services). Base images are local stand-ins (docker/stand-in-base.sh): no registry here.
+import { freePort } from '@inference-mesh/launcher';
 import { PipelineClient } from '@inference-mesh/client';
 import { readSst2 } from '@inference-mesh/model-tools';
 import { HealthChecker } from '@inference-mesh/service-kit';
@@ -11,7 +12,6 @@ import { join } from 'node:path';
 import { Podman } from './containers';
 import { buildOverlay, containerEnv, named, REPO_ROOT, type Json } from './deploy-support';
 import type { Manifest } from './deploy-schemas';
-import { freePort } from './free-port';
 import { inProcessPredictions } from './in-process-predictions';
 
 /**

@@ -1,12 +1,11 @@
 import { PipelineClient } from '@inference-mesh/client';
-import { MESH_SERVICES, REPO_ROOT, type MeshService } from '@inference-mesh/launcher';
+import { freePort, MESH_SERVICES, type MeshService, REPO_ROOT } from '@inference-mesh/launcher';
 import { SERVICE_NAMES } from '@inference-mesh/protos';
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from './free-port';
 
 const START_MESH = join(REPO_ROOT, 'tools', 'launcher', 'dist', 'start-mesh.js');
 const MARKER_VARIABLE = 'IMESH_LAUNCHER_TEST_RUN';

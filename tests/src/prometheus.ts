@@ -1,10 +1,9 @@
-import { terminate } from '@inference-mesh/launcher';
+import { freePort, terminate } from '@inference-mesh/launcher';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort } from './free-port';
 
 /** One sample of an instant vector, as Prometheus's HTTP API returns it. */
 export interface Sample {

@@ -2,6 +2,7 @@
 // Prometheus and the real mesh: with no worker, requests wait and the queue length KEDA's rabbitmq trigger reads is
 // above k8s/queue-worker's activationValue; one worker started drains them and the signal returns to 0. And the
 // worker's own health and metrics: a worker started before its broker waits for it, NOT_SERVING, then consumes.
+import { freePort } from '@inference-mesh/launcher';
 import { QueueClient } from '@inference-mesh/client/queue';
 import { readSst2 } from '@inference-mesh/model-tools';
 import { SERVICE_NAMES } from '@inference-mesh/protos';
@@ -9,7 +10,6 @@ import { HealthChecker } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
 import { readQueueWorkerScaledObject, type QueueWorkerScaling } from './deploy-queue-worker';
 import { eventually } from './eventually';
-import { freePort } from './free-port';
 import { inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
 import { startPrometheus, type RunningPrometheus } from './prometheus';

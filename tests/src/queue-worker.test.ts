@@ -1,11 +1,11 @@
 // Asynchronous inference over a real broker (issue 17, first slice): the queue-worker process consumes a durable
 // RabbitMQ queue, classifies each message through the real mesh's gateway, publishes the result to reply_to and acks
 // only after the broker confirmed it; bad messages are dead-lettered with their reason; SIGTERM drains cleanly.
+import { freePort } from '@inference-mesh/launcher';
 import { readSst2 } from '@inference-mesh/model-tools';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { strict as assert } from 'node:assert';
 import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
-import { freePort } from './free-port';
 import { inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
 import {
