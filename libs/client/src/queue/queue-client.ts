@@ -36,6 +36,7 @@ export interface SubmitManyOptions extends Omit<SubmitOptions, 'signal'> {
 export type SubmitManyOutcome = BulkOutcome<readonly string[], readonly ClassifyResult[]>;
 
 export const DEFAULT_SUBMIT_TIMEOUT_MS = 120_000;
+const noop = () => undefined;
 export const DEFAULT_MAX_IN_FLIGHT = 2_000;
 
 /**
@@ -60,11 +61,13 @@ export class QueueClient {
     /** This client's reply queue. */
     readonly replyQueue: string,
   ) {
-    connection.on('close', (error?: Error) => {
-      this.lost = new QueueSubmitError('closed', this.closing ? 'the queue client was closed' : `the connection to the broker was lost${error ? `: ${errorText(error)}` : ''}`);
+    const onClose = (what: string) => (error?: Error) => {
+      this.lost ??= new QueueSubmitError('closed', this.closing ? 'the queue client was closed' : `the ${what} to the broker was lost${error ? `: ${errorText(error)}` : ''}`);
       this.pending.failAll(this.lost);
-    });
-    channel.on('error', () => undefined);
+    };
+    connection.on('close', onClose('connection'));
+    // The broker may close the channel alone (an error of its own); its consumer and its confirms go with it.
+    channel.on('close', onClose('channel'));
   }
 
   /**
@@ -141,8 +144,10 @@ export class QueueClient {
           if (error) this.pending.fail(id, new QueueSubmitError('nacked', `the broker refused request ${id} (nack) on ${this.queue}`, { cause: error }));
         },
       );
-      // The channel's buffer is full: wait for it to drain, so that a bulk producer is slowed rather than buffered.
-      if (!written) await new Promise<void>((resolve) => this.channel.once('drain', resolve));
+      // The channel's buffer is full: wait for it to drain, so that a bulk producer is slowed rather than buffered;
+      // or for the request to settle (a lost connection never drains). The handler also keeps a rejection that
+      // comes meanwhile from counting as unhandled.
+      if (!written) await Promise.race([new Promise<void>((resolve) => this.channel.once('drain', resolve)), result.then(noop, noop)]);
     } catch (error) {
       // sendToQueue throws on a closed channel.
       this.pending.fail(id, this.lost ?? new QueueSubmitError('closed', `cannot publish request ${id}: ${errorText(error)}`, { cause: error }));
