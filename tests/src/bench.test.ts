@@ -130,4 +130,18 @@ describe('npm run bench (short runs: structure and zero errors, no speed asserti
     cases.forEach((c) => assertCompleted(`batching ${c.batching} ${c.requestRows} rows x${c.measurement.concurrency}`, c.measurement));
     assert.deepEqual((json['summary'] as { id: string }[]).map((l) => l.id), ['a', 'b', 'c']);
   });
+
+  it('queue: bulk through RabbitMQ and a queue-worker and straight to the gateway complete, with the same answers and the ratio read', async () => {
+    const { json, dir, stdout } = await shortBench(['queue', '--bulk-texts', '500'], 'queue');
+    dirs.push(dir);
+    assert.equal(json['suite'], 'queue');
+    assert.deepEqual(json['problems'], [], 'no failed run, and both paths answered every line alike');
+    const runs = json['runs'] as { path: string; textsPerSecond: number; cpuMsPerText: Record<string, number> }[];
+    assert.deepEqual(runs.map((r) => r.path).sort(), ['classify --file', 'submit --file']);
+    for (const run of runs) assert.ok(run.textsPerSecond > 0, `${run.path}: texts/s`);
+    const submit = runs.find((r) => r.path === 'submit --file')!;
+    assert.ok(submit.cpuMsPerText['queue-worker']! > 0 && submit.cpuMsPerText['broker']! > 0, 'the worker and the broker worked for the queue path, and their CPU was read');
+    assert.deepEqual((json['summary'] as { id: string; verdict: string }[]).map((l) => [l.id, l.verdict === 'N/A']), [['queue-vs-classify', false]]);
+    assert.match(stdout, /answers: the 500 lines of both paths agree/);
+  });
 });

@@ -11,5 +11,5 @@ export {
   type LatencySummary,
   type Throughput,
 } from './stats';
-export { processCpuSeconds, processPeakRssBytes, processRssBytes, ownCpuSeconds, ownPeakRssBytes } from './process-usage';
+export { processCpuSeconds, processGroupCpuSeconds, processPeakRssBytes, processRssBytes, ownCpuSeconds, ownPeakRssBytes } from './process-usage';
 export { categoryChartSvg, type CategoryChartOptions, type ChartPanel, type ReferenceLine } from './chart';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ); 100 on every mainstream Linux. */
 let clockTicks: number | undefined;
@@ -20,19 +20,39 @@ function ticksPerSecond(): number {
  * /proc/<pid>/stat; undefined where /proc cannot be read (not Linux, process gone).
  */
 export function processCpuSeconds(pid: number): number | undefined {
-  let stat: string;
+  const fields = statFields(pid);
+  // Fields 14 (utime) and 15 (stime) of the whole line are 12 and 13 after the name.
+  const utime = Number(fields?.[11]);
+  const stime = Number(fields?.[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+  return (utime + stime) / ticksPerSecond();
+}
+
+/**
+ * processCpuSeconds summed over the live processes of a process group: a program that runs its work in children
+ * (RabbitMQ's start script and its Erlang VM) started in a group of its own. Undefined where /proc cannot be read.
+ */
+export function processGroupCpuSeconds(groupId: number): number | undefined {
+  let pids: string[];
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     return undefined;
   }
-  // The command name (field 2) sits in parentheses and may hold spaces: split after its closing one.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // Fields 14 (utime) and 15 (stime) of the whole line are 12 and 13 after the name.
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-  return (utime + stime) / ticksPerSecond();
+  let total = 0;
+  // Field 5 (pgrp) of the whole line is 3 after the name.
+  for (const pid of pids) if (Number(statFields(Number(pid))?.[2]) === groupId) total += processCpuSeconds(Number(pid)) ?? 0;
+  return total;
+}
+
+/** /proc/<pid>/stat's fields after the command name, which sits in parentheses and may hold spaces. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
 }
 
 /** A process's peak resident set (VmHWM) in bytes, from /proc/<pid>/status; undefined where unreadable. */

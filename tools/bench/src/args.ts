@@ -1,7 +1,7 @@
 /** The bench's command line: `main.js <suite> [options]`. Pure, so it is tested without running anything. */
 import { optionTable, parseStrict, positiveIntegerList, seconds, UsageError } from '@inference-mesh/tool-kit';
 
-export const SUITES = ['model', 'mesh', 'overhead'] as const;
+export const SUITES = ['model', 'mesh', 'overhead', 'queue'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 export interface BenchOptions {
@@ -70,6 +70,9 @@ suites:
            message sizes (the floor per hop), one grpc-js process serving the same PipelineService with
            cross-request batching off and on, the mesh (unary and one stream), and bulk \`imesh classify --file\`
            through both; per-hop p50 and CPU per call beside the echo's; writes <out>/overhead.{json,md,svg}
+  queue    bulk through RabbitMQ and a queue-worker (\`imesh submit --file\`) against bulk straight to the gateway
+           (\`imesh classify --file\`) on the same file, rounds alternating, answers compared; starts a local
+           RabbitMQ node (rabbitmq-server must be installed); writes <out>/queue.{json,md,svg}
 
 options:
   --warmup-s S              warm-up per case, not measured (default ${DEFAULTS.warmupS}; --quick: ${DEFAULTS.quickWarmupS})
@@ -81,7 +84,7 @@ options:
   --model NAME/VERSION      the model version to serve (default sentiment/2)
   --model-repository DIR    its repository (default IMESH_MODEL_REPOSITORY or models/)
   --texts N                 only the first N texts of the dataset (default: all)
-  --bulk-texts N            overhead: lines of the file for imesh classify --file, the texts cycled
+  --bulk-texts N            overhead, queue: lines of the bulk file, the texts cycled
                             (default ${DEFAULTS.bulkTexts}; --quick: ${DEFAULTS.quickBulkTexts})
   --synthetic-bert          a compute-heavy model instead: a BERT-base-shaped encoder with random weights
                             (${SYNTHETIC_BERT.repository}/${SYNTHETIC_BERT.name}, exported on first use; needs /usr/bin/python3

@@ -3,7 +3,8 @@
  * `npm run bench -- <suite> [options]`: closed-loop benchmarks of the mesh's services. Suites: `model` (the model
  * service, dynamic batching on and off, against ONNX Runtime in-process); `mesh` (the whole pipeline through the
  * gateway against the same parts in one process); `overhead` (the mesh and its hops against a bare grpc-js echo at
- * the same message sizes and a one-process server of the same API).
+ * the same message sizes and a one-process server of the same API); `queue` (bulk through RabbitMQ and the
+ * queue-worker against bulk straight to the gateway).
  */
 import { REPO_ROOT } from '@inference-mesh/launcher';
 import { join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import { parseArgs, USAGE, type BenchOptions } from './args';
 import { runMeshSuite } from './mesh-suite';
 import { runModelSuite } from './model-suite';
 import { runOverheadSuite } from './overhead-suite';
+import { runQueueSuite } from './queue-suite';
 import { killRunningServices } from './service-process';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -44,6 +46,10 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'overhead': {
       const result = await runOverheadSuite(options, context);
+      return result.errors > 0 || result.problems.length > 0 ? 1 : 0;
+    }
+    case 'queue': {
+      const result = await runQueueSuite(options, context);
       return result.errors > 0 || result.problems.length > 0 ? 1 : 0;
     }
   }

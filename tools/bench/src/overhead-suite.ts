@@ -3,13 +3,13 @@ import { MESH_SERVICES, startMesh, type MeshService, type RunningMesh } from '@i
 import { modelFiles, readModelConfig, tokenizerFingerprint } from '@inference-mesh/model-repository';
 import { readSst2, sst2Dir } from '@inference-mesh/model-tools';
 import { categoryChartSvg, percentile, processCpuSeconds, ratio, runClosedLoop, type CaseMeasurement } from '@inference-mesh/tool-kit';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { BenchOptions } from './args';
 import { spawnChildServer, type ChildServer } from './child-server';
 import { echoClient } from './echo-server';
+import { runImeshOverFile } from './imesh-file';
 import { HOPS, hopSizes, INTERNAL_HOPS, type Hop, type HopSize } from './hop-sizes';
 import { encoderFor, tokenizeInBatches } from './inputs';
 import { expectedLabels } from './mesh-suite';
@@ -332,7 +332,7 @@ export async function runOverheadSuite(options: BenchOptions, context: SuiteCont
       if (!server || target === undefined) continue;
       const entries = Object.entries(server.pids) as [ProcessName, number][];
       const before = entries.map(([, pid]) => processCpuSeconds(pid) ?? NaN);
-      const outcome = await classifyFile(context.repoRoot, target, bulkFile, options.bulkTexts);
+      const outcome = await runImeshOverFile(context.repoRoot, ['classify', '--target', target, '--file', bulkFile], options.bulkTexts);
       const after = entries.map(([, pid]) => processCpuSeconds(pid) ?? NaN);
       const cpuMsPerText = Object.fromEntries(entries.map(([name], i) => [name, ((after[i]! - before[i]!) * 1000) / options.bulkTexts]));
       const c: BulkCase = { server: kind, texts: options.bulkTexts, seconds: outcome.seconds, textsPerSecond: outcome.error ? NaN : options.bulkTexts / outcome.seconds, cpuMsPerText, ...(outcome.error && { error: outcome.error }) };
@@ -522,30 +522,6 @@ export function summarizeOverhead(result: Unsummarized): SummaryLine[] {
     verdict: verdict(bulkRatio, (v) => v >= OVERHEAD_TARGETS.bulkVsOneProcess),
   });
   return lines;
-}
-
-/** Runs `imesh classify --file` to the end; resolves with its wall time, or why it failed. */
-async function classifyFile(repoRoot: string, target: string, file: string, lines: number): Promise<{ seconds: number; error?: string }> {
-  const cli = join(repoRoot, 'tools', 'cli', 'bin', 'imesh.js');
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [cli, 'classify', '--target', target, '--file', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let newlines = 0;
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) newlines++;
-  });
-  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
-  // Generous: 20 texts/s would be a hundred times slower than this machine runs it.
-  const timer = setTimeout(() => child.kill('SIGKILL'), Math.max(120_000, lines * 50));
-  const how = await new Promise<string>((resolve) => {
-    child.once('error', (error) => resolve(error.message));
-    child.once('close', (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
-  });
-  clearTimeout(timer);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (how !== 'exit code 0') return { seconds, error: `${how}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` };
-  if (newlines !== lines) return { seconds, error: `${newlines} output lines for ${lines} texts` };
-  return { seconds };
 }
 
 const CPU_COLUMNS = ['bench', 'one-process', ...MESH_SERVICES] as const satisfies readonly ProcessName[];

@@ -27,6 +27,8 @@ export interface LocalBroker {
   readonly prometheusPort?: number;
   /** `imesh-local-<pid>-<n>@localhost`: unique, so the shared epmd never confuses it with another node. */
   readonly nodeName: string;
+  /** The process group of the running node (its start script's pid: the Erlang VM runs in a child), for CPU accounting. */
+  readonly processGroup: number | undefined;
   /** How long the last start took, from spawn to the first accepted AMQP connection. */
   readonly lastStartMs: number;
   readonly running: boolean;
@@ -137,6 +139,9 @@ export async function startLocalBroker({ monitoring = false }: LocalBrokerOption
     },
     get running() {
       return child !== undefined;
+    },
+    get processGroup() {
+      return child?.pid;
     },
     start,
     stop,
