@@ -89,6 +89,9 @@ describe('images: docker/Dockerfile built with podman, run as k8s/ runs them', f
       if (image === IMAGES.service) {
         // The rollout controller's Deployment (k8s/rollout) runs the CLI from this image.
         assert.match((await podman.run(['exec', name, 'node', 'tools/cli/bin/imesh.js', 'canary', '--help'])).stdout, /canary run {2,}a rollout controller/, `${name}: imesh canary run`);
+        // So does the queue worker's (k8s/queue-worker): its main loads amqplib and the SDK's queue module before
+        // it parses its configuration, so a file or dependency missing from the image fails this.
+        await podman.run(['exec', name, 'node', 'services/queue-worker/dist/main.js', '--check-config']);
       }
       // The preStop hook runs `sleep` in the container: the image must have it.
       await podman.run(['exec', name, 'sleep', '0']);

@@ -47,25 +47,30 @@ describe('README', () => {
     assert.deepEqual([...new Set(missing)], []);
   });
 
-  it("the Client SDK example type-checks against the SDK", async function () {
-    this.timeout(60_000);
-    const section = README.split('\n## Client SDK')[1]?.split('\n## ')[0] ?? '';
-    const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
-    assert.ok(blocks.length > 0, 'the Client SDK section has a ts example');
-    const dir = mkdtempSync(join(REPO_ROOT, 'tests', 'dist', 'readme-snippet-'));
-    try {
-      // Top-level await needs a module: the example is wrapped in an async function instead, imports kept on top.
-      const code = blocks.join('\n');
-      const imports = code.split('\n').filter((line) => line.startsWith('import '));
-      const body = code.split('\n').filter((line) => !line.startsWith('import '));
-      writeFileSync(join(dir, 'example.ts'), `${imports.join('\n')}\nexport async function example(): Promise<void> {\n${body.join('\n')}\n}\n`);
-      const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-      const options = ['--noEmit', '--strict', '--target', 'ES2022', '--module', 'Node16', '--moduleResolution', 'Node16', '--types', 'node', '--skipLibCheck'];
-      await promisify(execFile)(process.execPath, [tsc, ...options, join(dir, 'example.ts')], { cwd: REPO_ROOT }).catch((error: { stdout?: string }) => {
-        assert.fail(`the README's SDK example does not compile:\n${error.stdout ?? String(error)}`);
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  for (const [what, start, end] of [
+    ['the Client SDK example', '\n## Client SDK', '\n## '],
+    ["the queue client's example", '\n### Producing: QueueClient and imesh submit', '\n### '],
+  ] as const) {
+    it(`${what} type-checks against the SDK`, async function () {
+      this.timeout(60_000);
+      const section = README.split(start)[1]?.split(end)[0] ?? '';
+      const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+      assert.ok(blocks.length > 0, `${what}: a ts block in its section`);
+      const dir = mkdtempSync(join(REPO_ROOT, 'tests', 'dist', 'readme-snippet-'));
+      try {
+        // Top-level await needs a module: the example is wrapped in an async function instead, imports kept on top.
+        const code = blocks.join('\n');
+        const imports = code.split('\n').filter((line) => line.startsWith('import '));
+        const body = code.split('\n').filter((line) => !line.startsWith('import '));
+        writeFileSync(join(dir, 'example.ts'), `${imports.join('\n')}\nexport async function example(): Promise<void> {\n${body.join('\n')}\n}\n`);
+        const tsc = join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+        const options = ['--noEmit', '--strict', '--target', 'ES2022', '--module', 'Node16', '--moduleResolution', 'Node16', '--types', 'node', '--skipLibCheck'];
+        await promisify(execFile)(process.execPath, [tsc, ...options, join(dir, 'example.ts')], { cwd: REPO_ROOT }).catch((error: { stdout?: string }) => {
+          assert.fail(`the README's ${what} does not compile:\n${error.stdout ?? String(error)}`);
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

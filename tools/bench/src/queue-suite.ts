@@ -101,7 +101,7 @@ export async function runQueueSuite(options: BenchOptions, context: SuiteContext
     }
     const mismatch = firstMismatch(answers.get('classify --file'), answers.get('submit --file'));
     if (mismatch) problems.push(`the two paths answered line ${mismatch.line} differently: ${JSON.stringify(mismatch.classify)} vs ${JSON.stringify(mismatch.submit)}`);
-    else if (answers.size === 2) log(`answers: the ${count(options.bulkTexts)} lines of both paths agree (round 1)`);
+    else if (answers.size === 2) log(`answers: the ${count(options.bulkTexts)} lines of both paths agree (round 1: same text and label, scores within 2e-4)`);
   } catch (error) {
     problems.push(`the queue suite did not run: ${(error as Error).message}`);
   } finally {
@@ -145,9 +145,25 @@ export async function runQueueSuite(options: BenchOptions, context: SuiteContext
   return result;
 }
 
+/**
+ * The first line where the two paths disagree: another label (or error), or a score off by more than 2e-4. Not the
+ * bytes: the two paths batch a text with different neighbours, padded differently, which can move a float32 score's
+ * last bits and so its printed fourth decimal.
+ */
 function firstMismatch(classify: readonly string[] | undefined, submit: readonly string[] | undefined): { line: number; classify: string; submit: string } | undefined {
   if (!classify || !submit) return undefined;
-  const index = classify.findIndex((line, i) => line !== submit[i]);
+  const read = (line: string | undefined) => {
+    try {
+      return JSON.parse(line ?? '') as { text?: string; label?: string; score?: number; error?: { code?: string } };
+    } catch {
+      return undefined;
+    }
+  };
+  const index = classify.findIndex((line, i) => {
+    const [a, b] = [read(line), read(submit[i])];
+    if (!a || !b) return line !== submit[i];
+    return a.text !== b.text || a.label !== b.label || a.error?.code !== b.error?.code || Math.abs((a.score ?? 0) - (b.score ?? 0)) > 2e-4;
+  });
   return index < 0 ? undefined : { line: index + 1, classify: classify[index]!, submit: submit[index] ?? '' };
 }
 
