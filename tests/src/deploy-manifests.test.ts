@@ -20,6 +20,7 @@ import {
   readYaml,
   REPO_ROOT,
   selects,
+  SHUTDOWN_MARGIN_SECONDS,
   yamlFiles,
   type Json,
   type Overlay,
@@ -28,8 +29,6 @@ import {
 const ISTIO_FILES = yamlFiles(join(REPO_ROOT, 'istio'));
 const MODEL_HOST = `model.${NAMESPACE}.svc.cluster.local`;
 const VERSION_HEADER = 'x-model-version';
-/** Seconds a pod's grace period keeps beyond its processes' own shutdown deadline: exit, teardown, clock skew. */
-const SHUTDOWN_MARGIN_SECONDS = 3;
 /**
  * Where the Istio ingress gateway runs: istio-system with `istioctl install`, istio-ingress with the Helm chart as
  * Istio's documentation installs it. Its service account differs by installer (the Helm release's name), so the

@@ -20,12 +20,11 @@ import {
   readYaml,
   REPO_ROOT,
   selects,
+  SHUTDOWN_MARGIN_SECONDS,
   yamlFiles,
   type Json,
 } from './deploy-support';
 
-/** As deploy-manifests.test.ts: seconds a pod's grace keeps beyond its process's own shutdown deadline. */
-const SHUTDOWN_MARGIN_SECONDS = 3;
 /** The worker's health services (services/queue-worker): "" while the process runs, this one while it consumes. */
 const BROKER_HEALTH_SERVICE = SERVICE_NAMES.queueWorkerBroker;
 const SECRET_NAME = 'queue-worker-broker';

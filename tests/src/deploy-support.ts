@@ -14,6 +14,8 @@ export { REPO_ROOT };
 export type Json = any;
 
 export const NAMESPACE = 'imesh';
+/** Seconds a pod's grace period keeps beyond its processes' own shutdown deadline: exit, teardown, clock skew. */
+export const SHUTDOWN_MARGIN_SECONDS = 3;
 export const OVERLAYS = ['base', 'dev', 'prod'] as const;
 export type Overlay = (typeof OVERLAYS)[number];
 
