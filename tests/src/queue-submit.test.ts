@@ -108,7 +108,27 @@ describe('queue submit: QueueClient and imesh submit / queue stats against a rea
     }
   });
 
-  it('rejects when no result comes in time (as for a dead-lettered message) and when aborted', async () => {
+  it('a request the worker dead-letters is rejected with its code and reason, not left to time out; imesh submit prints them', async () => {
+    // A timeout of a minute: a rejection for `refused` can only come from the worker's answer.
+    await assert.rejects(client!.submit(['fine'], { model: 'no-such-model', timeoutMs: 60_000 }), (error: unknown) => {
+      assert.ok(isQueueSubmitError(error), String(error));
+      assert.deepEqual([error.reason, error.code], ['refused', 'NOT_FOUND']);
+      assert.match(error.message, /refused by the queue-worker: NOT_FOUND: model "no-such-model" not found/);
+      return true;
+    });
+    const file = join(dir, 'unknown-model.txt');
+    writeFileSync(file, 'a fine film\nanother one\n');
+    const submitted = await runImesh(['submit', '--file', file, '--amqp-url', brokerFixture.broker.url, '--queue', QUEUE, '--model', 'no-such-model', '--timeout-ms', '60000']);
+    assert.equal(submitted.code, 1, submitted.stderr);
+    const lines = submitted.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { line: number; error: { code: string; message: string } });
+    assert.deepEqual(lines.map((line) => [line.line, line.error.code]), [[1, 'NOT_FOUND'], [2, 'NOT_FOUND']]);
+    assert.match(lines[0]!.error.message, /no-such-model/);
+    // Both requests (the submit's, and the file's two lines in one message) dead-lettered too: the worker's record.
+    await until(async () => (await channel.checkQueue(`${QUEUE}.dead`)).messageCount === 2, 10_000, 'the two dead letters');
+    await channel.purgeQueue(`${QUEUE}.dead`);
+  });
+
+  it('rejects when no result comes in time (no worker on the queue) and when aborted', async () => {
     const idle = await QueueClient.connect({ url: brokerFixture.broker.url, queue: IDLE_QUEUE });
     try {
       await assert.rejects(idle.submit(['never answered'], { timeoutMs: 300 }), submitError('timeout', /no result for request .* within 300 ms/));

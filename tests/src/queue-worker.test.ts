@@ -83,7 +83,7 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     report.push(`${BULK_MESSAGES.toLocaleString("en")} messages published and answered in ${elapsedMs} ms (${Math.round(BULK_MESSAGES / (elapsedMs / 1000))} messages/s, one text each, prefetch 64)`);
   });
 
-  it('dead-letters each kind of bad message at once with its reason and gRPC status, and acks it', async () => {
+  it('dead-letters each kind of bad message at once with its reason and gRPC status, answers its reply_to with them, and acks it', async () => {
     const queue = 'imesh.test.bad';
     const results = 'imesh.test.bad.results';
     await channel.assertQueue(queue, { durable: true });
@@ -129,7 +129,20 @@ describe('queue-worker: asynchronous inference over a real RabbitMQ broker and t
     }
     assert.equal(letters.get('not-json')!.body, '{"id": "not-json", texts', 'dead-lettered as it came');
     assert.equal((await channel.checkQueue(queue)).messageCount, 0, 'acked: nothing requeued');
-    assert.equal((await channel.checkQueue(results)).messageCount, 0, 'no result for a bad message');
+    // Every one with a reply_to is answered there with its reason and code, so that its producer need not time out
+    // (each answer is published after its dead letter).
+    await until(async () => (await channel.checkQueue(results)).messageCount >= bad.length - 1, 30_000, 'the answers on reply_to');
+    const answers = new Map<string, { id: string; error?: { code: string; message: string }; results?: unknown }>();
+    for (let message = await channel.get(results, { noAck: true }); message; message = await channel.get(results, { noAck: true })) {
+      answers.set(String(message.properties.correlationId), JSON.parse(message.content.toString()) as { id: string; error?: { code: string; message: string } });
+    }
+    assert.deepEqual(new Set(answers.keys()), new Set(Object.keys(expectReason).filter((tag) => tag !== 'no-reply-to')), 'an answer for each but the one without reply_to');
+    for (const [tag, answer] of answers) {
+      const [status] = expectReason[tag]!;
+      assert.equal(answer.results, undefined, `${tag}: no results`);
+      assert.deepEqual(answer.error, { code: status === 'none' ? 'INVALID_ARGUMENT' : status, message: letters.get(tag)!.reason }, `${tag}: the dead letter's reason, with the gateway's code`);
+    }
+    assert.equal(answers.get('unknown-model')!.id, 'unknown-model', 'the request id, where the message had one');
     report.push(`dead letters: ${JSON.stringify(seen)}`);
   });
 

@@ -54,17 +54,32 @@ describe('handleDelivery', () => {
       await handleDelivery({ body: body({ id: 'z', texts: ['a'], model: 'nope' }), replyTo: 'r' }, p),
     ];
     assert.ok(dispositions.every((d) => d.action === 'ack' && d.outcome === 'dead-lettered'));
+    const deadLetters = published.filter((m) => m.queue === 'q.dead');
     assert.deepEqual(
-      published.map((m) => [m.queue, m.options.headers?.['x-imesh-reason'], m.options.headers?.['x-imesh-grpc-status']]),
+      deadLetters.map((m) => [m.options.headers?.['x-imesh-reason'], m.options.headers?.['x-imesh-grpc-status']]),
       [
-        ['q.dead', 'not JSON', 'none'],
-        ['q.dead', 'no reply_to: the message names no queue for its result', 'none'],
-        ['q.dead', 'texts[0] is empty', 'INVALID_ARGUMENT'],
-        ['q.dead', 'unknown model "nope"', 'NOT_FOUND'],
+        ['not JSON', 'none'],
+        ['no reply_to: the message names no queue for its result', 'none'],
+        ['texts[0] is empty', 'INVALID_ARGUMENT'],
+        ['unknown model "nope"', 'NOT_FOUND'],
       ],
     );
-    assert.equal(published[2]!.options.headers?.mine, 1, 'the message\'s own headers are kept');
-    assert.equal(published[0]!.body, 'nope', 'the message is dead-lettered as it came');
+    assert.equal(deadLetters[2]!.options.headers?.mine, 1, 'the message\'s own headers are kept');
+    assert.equal(deadLetters[0]!.body, 'nope', 'the message is dead-lettered as it came');
+    // Each one with a reply_to is answered there with its reason, after its dead letter.
+    assert.deepEqual(
+      published.map((m) => m.queue),
+      ['q.dead', 'r', 'q.dead', 'q.dead', 'r', 'q.dead', 'r'],
+    );
+    assert.deepEqual(
+      published.filter((m) => m.queue === 'r').map((m) => JSON.parse(m.body)),
+      [
+        { id: '', error: { code: 'INVALID_ARGUMENT', message: 'not JSON' } },
+        { id: 'y', error: { code: 'INVALID_ARGUMENT', message: 'texts[0] is empty' } },
+        { id: 'z', error: { code: 'NOT_FOUND', message: 'unknown model "nope"' } },
+      ],
+    );
+    assert.deepEqual(published[6]!.options, { messageId: 'z', headers: { 'x-imesh-request-id': 'z' } });
   });
 
   it('retries transient failures through the delay queues, counting attempts, then dead-letters with the last status', async () => {
@@ -88,6 +103,7 @@ describe('handleDelivery', () => {
     const third = await handleDelivery({ ...message, headers: published[1]!.options.headers! }, p);
     assert.equal(third.outcome, 'dead-lettered');
     assert.equal(published[2]!.queue, 'q.dead');
+    assert.deepEqual([published[3]!.queue, JSON.parse(published[3]!.body), published[3]!.options.correlationId], ['r', { id: 'a', error: { code: 'UNAVAILABLE', message: 'gave up after 3 attempts: no connection' } }, 'c']);
     assert.equal(published[2]!.options.headers?.['x-imesh-reason'], 'gave up after 3 attempts: no connection');
     assert.equal(published[2]!.options.headers?.['x-imesh-grpc-status'], 'UNAVAILABLE');
     assert.equal(published[2]!.options.headers?.['x-imesh-attempts'], 3);

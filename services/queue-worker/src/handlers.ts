@@ -50,8 +50,9 @@ const TRANSIENT_CODE_NAMES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'RESOU
 
 /**
  * Handles one delivery: parse, classify through the gateway, publish the result to `reply_to` (or the message to
- * the dead-letter queue with the reason, or to a delay queue for another attempt: retry-policy.ts). Rejects only
- * when publishing failed: the caller then leaves the delivery unacked, for the broker to redeliver.
+ * the dead-letter queue with the reason, and the reason to `reply_to`; or the message to a delay queue for another
+ * attempt: retry-policy.ts). Rejects only when publishing failed: the caller then leaves the delivery unacked, for
+ * the broker to redeliver.
  */
 export async function handleDelivery(delivery: Delivery, ports: DeliveryPorts, classifyOptions: Omit<ClassifyOptions, 'model' | 'version' | 'topK'> = {}): Promise<Disposition> {
   const parsed = parseRequestMessage(delivery.body);
@@ -91,6 +92,11 @@ export async function handleDelivery(delivery: Delivery, ports: DeliveryPorts, c
   return { action: 'ack', outcome: 'result' };
 }
 
+/**
+ * The message, as it came, to the dead-letter queue with its reason; then, when it names a `reply_to`, the reason
+ * as its answer there (`{"id", "error": {"code", "message"}}`), so that a producer waiting for it learns at once.
+ * The code is the gateway's status, or INVALID_ARGUMENT for a message the worker could not read.
+ */
 async function deadLetter(
   delivery: Delivery,
   ports: DeliveryPorts,
@@ -99,11 +105,18 @@ async function deadLetter(
   id?: string,
   extraHeaders: Readonly<Record<string, unknown>> = {},
 ): Promise<Disposition> {
+  const correlation = delivery.correlationId === undefined ? {} : { correlationId: delivery.correlationId };
   await ports.publish(ports.deadLetterQueue, delivery.body, {
     headers: { ...ownHeaders(delivery.headers), ...extraHeaders, [REASON_HEADER]: reason, [GRPC_STATUS_HEADER]: grpcStatus ?? 'none' },
     ...(id === undefined ? {} : { messageId: id }),
-    ...(delivery.correlationId === undefined ? {} : { correlationId: delivery.correlationId }),
+    ...correlation,
   });
+  if (delivery.replyTo) {
+    await ports.publish(delivery.replyTo, encodeResultMessage({ id: id ?? '', error: { code: grpcStatus ?? 'INVALID_ARGUMENT', message: reason } }), {
+      ...(id === undefined ? {} : { messageId: id, headers: { [REQUEST_ID_HEADER]: id } }),
+      ...correlation,
+    });
+  }
   return { action: 'ack', outcome: 'dead-lettered', reason, ...(grpcStatus === undefined ? {} : { grpcStatus }) };
 }
 

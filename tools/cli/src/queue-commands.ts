@@ -44,7 +44,7 @@ interface Chunk {
 }
 
 /** The gRPC code name each failure reads as in an error line, as classify --file's refusals do. */
-const FAILURE_CODES: Readonly<Record<QueueSubmitFailure, string>> = { timeout: 'DEADLINE_EXCEEDED', aborted: 'CANCELLED', nacked: 'UNAVAILABLE', closed: 'UNAVAILABLE' };
+const FAILURE_CODES: Readonly<Record<Exclude<QueueSubmitFailure, 'refused'>, string>> = { timeout: 'DEADLINE_EXCEEDED', aborted: 'CANCELLED', nacked: 'UNAVAILABLE', closed: 'UNAVAILABLE' };
 
 const EMPTY_LINE = { codeName: 'INVALID_ARGUMENT', details: 'empty text: not sent (the gateway refuses an empty text, which would dead-letter its whole message)' };
 
@@ -97,7 +97,8 @@ async function submit(command: SubmitCommand): Promise<number> {
       const { error } = outcome;
       // The connection is gone: every message still out fails the same way; one error line for the run, not one per text.
       if (error && (!isQueueSubmitError(error) || error.reason === 'closed')) throw error;
-      const failure = error && { codeName: FAILURE_CODES[error.reason], details: error.message };
+      // A refusal carries the worker's own code (the gateway's status); the others are this side's.
+      const failure = error && { codeName: error.reason === 'refused' ? (error.code ?? 'UNKNOWN') : FAILURE_CODES[error.reason], details: error.message };
       const text = outcome.request.lines
         .map((line, i) => {
           const result = outcome.result?.[i];

@@ -11,6 +11,7 @@ export {
   REASON_HEADER,
   REQUEST_ID_HEADER,
   type ClassifyRequestMessage,
+  type ClassifyErrorMessage,
   type ClassifyResultMessage,
   type ParseResult,
 } from './messages';

@@ -46,11 +46,16 @@ describe('parseResultMessage', () => {
   it('reads a result and says why not otherwise', () => {
     const result = { label: 'positive', score: 0.9, scores: [], model: 'sentiment', modelVersion: '2', truncated: false, degraded: false };
     assert.deepEqual(parseResultMessage(encodeResultMessage({ id: 'd1', results: [result] })), { id: 'd1', results: [result] });
-    assert.deepEqual([parseResultMessage(Buffer.from('x')), parseResultMessage(Buffer.from('[]')), parseResultMessage(Buffer.from('{"id": "a"}'))], [
-      'not JSON',
-      'not a JSON object',
-      'not a result: expected {"id": string, "results": [...]}',
-    ]);
+    const notAResult = 'not a result: expected {"id": string, "results": [...]} or {"id": string, "error": {"code": string, "message": string}}';
+    assert.deepEqual(
+      [Buffer.from('x'), Buffer.from('[]'), Buffer.from('{"id": "a"}'), Buffer.from('{"id": "a", "error": {"code": 5}}')].map((body) => parseResultMessage(body)),
+      ['not JSON', 'not a JSON object', notAResult, notAResult],
+    );
+  });
+
+  it("reads a dead-lettered request's error answer", () => {
+    const answer = { id: 'd2', error: { code: 'NOT_FOUND', message: 'model "x" not found' } };
+    assert.deepEqual(parseResultMessage(encodeResultMessage(answer)), answer);
   });
 
   it('round-trips a request through encodeRequestMessage', () => {

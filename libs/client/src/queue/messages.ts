@@ -9,6 +9,9 @@
  *   result, published to the request's `reply_to` with its `correlation_id`, `message_id` = the request's id and
  *   the header `x-imesh-request-id`:
  *     {"id": "doc-17", "results": [{"label", "score", "scores", "model", "modelVersion", "truncated", "degraded"}]}
+ *   or, for a request the worker dead-letters (it will never succeed, or its retries ran out), the same way:
+ *     {"id": "doc-17", "error": {"code": "NOT_FOUND", "message": "model \"x\" not found; ..."}}
+ *   so that whoever waits for it learns at once, as an RPC caller would, rather than when its own timeout ends.
  *
  * Delivery is at least once: a consumer of results drops duplicates by `id` (or correlation id).
  */
@@ -25,6 +28,15 @@ export interface ClassifyRequestMessage {
 export interface ClassifyResultMessage {
   readonly id: string;
   readonly results: readonly ClassifyResult[];
+}
+
+/**
+ * The answer to a dead-lettered request: `code` is a gRPC status code name (the gateway's; INVALID_ARGUMENT for a
+ * message the worker could not read), `message` the reason also in the dead letter's `x-imesh-reason`.
+ */
+export interface ClassifyErrorMessage {
+  readonly id: string;
+  readonly error: { readonly code: string; readonly message: string };
 }
 
 /** On a result: the request's id (also its `message_id`). */
@@ -79,19 +91,24 @@ export function encodeRequestMessage(request: ClassifyRequestMessage): Buffer {
   return Buffer.from(JSON.stringify(request));
 }
 
-export function encodeResultMessage(result: ClassifyResultMessage): Buffer {
+export function encodeResultMessage(result: ClassifyResultMessage | ClassifyErrorMessage): Buffer {
   return Buffer.from(JSON.stringify(result));
 }
 
 /**
- * Reads a result body, checking its shape only (an id and an array of results): the worker is the one writer and
- * copies the gateway's answer as it is. Returns why not, as a string, when it is not a result.
+ * Reads a result body, checking its shape only (an id and an array of results, or an error's code and message):
+ * the worker is the one writer and copies the gateway's answer as it is. Returns why not, as a string, when it is
+ * neither.
  */
-export function parseResultMessage(body: Buffer): ClassifyResultMessage | string {
+export function parseResultMessage(body: Buffer): ClassifyResultMessage | ClassifyErrorMessage | string {
   const value = parseJsonObject(body);
   if (typeof value === 'string') return value;
-  if (typeof value.id !== 'string' || !Array.isArray(value.results)) return 'not a result: expected {"id": string, "results": [...]}';
-  return { id: value.id, results: value.results as ClassifyResult[] };
+  if (typeof value.id === 'string' && Array.isArray(value.results)) return { id: value.id, results: value.results as ClassifyResult[] };
+  const error = value.error as { code?: unknown; message?: unknown } | undefined;
+  if (typeof value.id === 'string' && typeof error?.code === 'string' && typeof error.message === 'string') {
+    return { id: value.id, error: { code: error.code, message: error.message } };
+  }
+  return 'not a result: expected {"id": string, "results": [...]} or {"id": string, "error": {"code": string, "message": string}}';
 }
 
 /** The body as a JSON object, or why it is not one. */

@@ -26,11 +26,21 @@ describe('PendingReplies', () => {
     assert.deepEqual([replies.size, replies.droppedResults], [0, 2]);
   });
 
-  it('rejects on timeout, saying that a dead-lettered message never gets a result; a late result is dropped', async () => {
+  it('rejects a request the worker refused with its code, and drops a refusal nobody waits for', async () => {
+    const replies = new PendingReplies();
+    const waiting = replies.wait('c1', { timeoutMs: 60_000 });
+    assert.equal(replies.settle('c1', new QueueSubmitError('refused', 'NOT_FOUND: no model', { code: 'NOT_FOUND' })), true);
+    const error = await rejection(waiting);
+    assert.deepEqual([error.reason, error.code, error.message], ['refused', 'NOT_FOUND', 'NOT_FOUND: no model']);
+    assert.equal(replies.settle('c1', new QueueSubmitError('refused', 'again', { code: 'NOT_FOUND' })), false);
+    assert.deepEqual([replies.size, replies.droppedResults], [0, 1]);
+  });
+
+  it('rejects on timeout, asking whether a worker runs; a late result is dropped', async () => {
     const replies = new PendingReplies();
     const error = await rejection(replies.wait('c1', { timeoutMs: 10 }));
     assert.equal(error.reason, 'timeout');
-    assert.match(error.message, /no result for request c1 within 10 ms .*dead-letter/);
+    assert.match(error.message, /no result for request c1 within 10 ms \(is a queue-worker running\?\)/);
     assert.equal(replies.settle('c1', [RESULT]), false);
     assert.equal(replies.size, 0);
   });

@@ -1,16 +1,23 @@
 import type { ClassifyResult } from '../types';
 
-/** Why a submission failed on this side: the broker refused it, no result in time, the caller gave up, the client closed. */
-export type QueueSubmitFailure = 'nacked' | 'timeout' | 'aborted' | 'closed';
+/**
+ * Why a submission failed: the worker refused it (dead-lettered: `code` says why), the broker refused it, no answer
+ * in time, the caller gave up, the client closed.
+ */
+export type QueueSubmitFailure = 'refused' | 'nacked' | 'timeout' | 'aborted' | 'closed';
 
 export class QueueSubmitError extends Error {
   override readonly name = 'QueueSubmitError';
+  /** For `refused`: the gRPC status code name of the worker's answer (INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, ...). */
+  readonly code: string | undefined;
+
   constructor(
     readonly reason: QueueSubmitFailure,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string },
   ) {
     super(message, options);
+    this.code = options?.code;
   }
 }
 
@@ -66,7 +73,7 @@ export class PendingReplies {
           () =>
             this.fail(
               correlationId,
-              new QueueSubmitError('timeout', `no result for request ${correlationId} within ${timeoutMs} ms (a message the worker dead-letters never gets one: see the dead-letter queue)`),
+              new QueueSubmitError('timeout', `no result for request ${correlationId} within ${timeoutMs} ms (is a queue-worker running?)`),
             ),
           timeoutMs,
         );
@@ -74,14 +81,18 @@ export class PendingReplies {
     });
   }
 
-  /** A result came: settles its request; returns false when none was waiting (a duplicate, or too late). */
-  settle(correlationId: string, results: readonly ClassifyResult[]): boolean {
+  /**
+   * An answer came, results or the worker's refusal: settles its request; returns false when none was waiting (a
+   * duplicate, or too late).
+   */
+  settle(correlationId: string, answer: readonly ClassifyResult[] | QueueSubmitError): boolean {
     const pending = this.pending.get(correlationId);
     if (!pending) {
       this.dropped++;
       return false;
     }
-    pending.resolve(results);
+    if (answer instanceof QueueSubmitError) pending.reject(answer);
+    else pending.resolve(answer);
     return true;
   }
 

@@ -20,8 +20,8 @@ export interface SubmitOptions extends ModelSelection {
   readonly signal?: AbortSignal;
   /**
    * How long to wait for the result from publishing, default 120000; undefined in the options keeps the default,
-   * `Infinity` waits for ever. A message the worker dead-letters (a text the gateway refuses, an unknown model)
-   * never gets a result: this timeout is what ends the wait.
+   * `Infinity` waits for ever. A request the worker dead-letters is answered with its reason (reason `refused`), so
+   * this bounds the wait for a worker: none running, or a backlog ahead.
    */
   readonly timeoutMs?: number;
 }
@@ -109,8 +109,9 @@ export class QueueClient {
 
   /**
    * Publishes one request (persistent, a fresh id as its `id`, `message_id` and `correlation_id`) and resolves with
-   * one result per text, in order. Rejects with a QueueSubmitError: `nacked` (the broker refused the message),
-   * `timeout`, `aborted`, `closed`.
+   * one result per text, in order. Rejects with a QueueSubmitError: `refused` (the worker dead-lettered it: an
+   * empty text, an unknown model, retries run out; `code` is the gRPC status name), `nacked` (the broker refused
+   * the message), `timeout`, `aborted`, `closed`.
    */
   async submit(texts: readonly string[], options: SubmitOptions = {}): Promise<readonly ClassifyResult[]> {
     if (this.lost) throw this.lost;
@@ -180,6 +181,11 @@ export class QueueClient {
     const parsed = parseResultMessage(message.content);
     // Not a result of this client's (no correlation id, not the result format): counted with the dropped ones.
     if (correlationId === undefined || typeof parsed === 'string') return void this.pending.settle('', []);
-    this.pending.settle(String(correlationId), parsed.results);
+    if ('error' in parsed) {
+      const { code, message: reason } = parsed.error;
+      this.pending.settle(String(correlationId), new QueueSubmitError('refused', `request ${parsed.id} refused by the queue-worker: ${code}: ${reason}`, { code }));
+    } else {
+      this.pending.settle(String(correlationId), parsed.results);
+    }
   }
 }
