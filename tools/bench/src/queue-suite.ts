@@ -54,7 +54,7 @@ export interface QueueBenchResult extends BenchResult<'queue', QueueSettings> {
  */
 export async function runQueueSuite(options: BenchOptions, context: SuiteContext): Promise<QueueBenchResult> {
   const { log } = context;
-  const { date, machine, repository, versionDir, inheritedEnv, problems } = await startSuite('queue', options, context);
+  const { date, machine, repository, versionDir, inheritedEnv, problems } = await startSuite('queue', options, context, { timedCases: false });
   const texts = readSst2('dev').map((row) => row.text).filter((text) => text !== '').slice(0, options.texts ?? Infinity);
   const rounds = options.quick ? QUICK_ROUNDS : ROUNDS;
   const runs: QueueRun[] = [];

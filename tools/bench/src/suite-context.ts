@@ -38,8 +38,11 @@ export interface SuiteStart {
   readonly problems: string[];
 }
 
-/** Resolves the model folders and prints the suite's opening lines (model, machine, timings, inherited settings). */
-export async function startSuite(suite: string, options: BenchOptions, context: SuiteContext): Promise<SuiteStart> {
+/**
+ * Resolves the model folders and prints the suite's opening lines (model, machine, inherited settings, and for a
+ * suite of timed cases its warm-up and measured window; `timedCases: false` for one that runs work to its end).
+ */
+export async function startSuite(suite: string, options: BenchOptions, context: SuiteContext, { timedCases = true } = {}): Promise<SuiteStart> {
   const { log } = context;
   const machine = machineInfo();
   const { repository, versionDir } = await benchModelDirs(options, context);
@@ -49,7 +52,9 @@ export async function startSuite(suite: string, options: BenchOptions, context: 
   if (Object.keys(inheritedEnv).length > 0) {
     log(`note: the services inherit from this environment ${Object.entries(inheritedEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   }
-  log(`${options.quick ? 'QUICK (smoke test, numbers not worth keeping): ' : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);
+  const quick = options.quick ? 'QUICK (smoke test, numbers not worth keeping)' : '';
+  if (timedCases) log(`${quick ? `${quick}: ` : ''}warm-up ${options.warmupS} s, measured ${options.durationS} s per case`);
+  else if (quick) log(quick);
   return {
     date: new Date().toISOString(),
     machine,
