@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type StatusObject } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type Interceptor, type StatusObject } from '@grpc/grpc-js';
 import { loadPipelineProto, TIMING_TRAILER, type pipeline } from '@inference-mesh/protos';
 import { readFileSync } from 'node:fs';
 import { classifyAll, DEFAULT_MAX_IN_FLIGHT } from './classify-all';
@@ -45,6 +45,11 @@ export interface PipelineClientOptions {
   readonly keepaliveTimeMs?: number;
   /** A ping unanswered this long drops the connection. Default 10000. */
   readonly keepaliveTimeoutMs?: number;
+  /**
+   * grpc-js client interceptors on every call, outermost first: e.g. OpenTelemetry's, so that the caller's trace
+   * context goes out with each call (the queue-worker passes the mesh's own).
+   */
+  readonly interceptors?: readonly Interceptor[];
 }
 
 /**
@@ -66,6 +71,7 @@ export class PipelineClient {
       maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
       keepaliveTimeMs = DEFAULT_KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs = DEFAULT_KEEPALIVE_TIMEOUT_MS,
+      interceptors = [],
     } = options;
     if (target === '') throw new RangeError('target must not be empty');
     this.target = target;
@@ -78,7 +84,7 @@ export class PipelineClient {
       'grpc.keepalive_timeout_ms': checkPositiveInteger(keepaliveTimeoutMs, 'keepaliveTimeoutMs'),
     };
     const { PipelineService } = loadPipelineProto().grpc.inference_mesh.pipeline.v1;
-    this.stub = new PipelineService(target, channelCredentials(tls), channelOptions);
+    this.stub = new PipelineService(target, channelCredentials(tls), interceptors.length > 0 ? { ...channelOptions, interceptors: [...interceptors] } : channelOptions);
   }
 
   /** Classifies `texts` in one call; results come in the order of the texts, with where the time went (`timing`). */

@@ -1,6 +1,7 @@
 import { PipelineClient } from '@inference-mesh/client';
 import { SERVICE_NAMES } from '@inference-mesh/protos';
 import { ServiceServer, type Logger, type RunningService } from '@inference-mesh/service-kit';
+import { clientTelemetryInterceptor } from '@inference-mesh/telemetry';
 import type { QueueWorkerConfig } from './config';
 import { QueueWorker } from './worker';
 
@@ -21,7 +22,8 @@ export async function startQueueWorkerService(config: QueueWorkerConfig, logger:
   await server.start();
   server.setHealth(BROKER_HEALTH_SERVICE, 'NOT_SERVING');
   server.setServing(true);
-  const client = new PipelineClient({ target: config.gatewayTarget, defaultDeadlineMs: config.classifyDeadlineMs });
+  // The telemetry interceptor: each Classify call carries the delivery's trace on, and is timed as rpc.client.duration.
+  const client = new PipelineClient({ target: config.gatewayTarget, defaultDeadlineMs: config.classifyDeadlineMs, interceptors: [clientTelemetryInterceptor()] });
   const worker = new QueueWorker(config, client, logger, (state) => server.setHealth(BROKER_HEALTH_SERVICE, state === 'running' ? 'SERVING' : 'NOT_SERVING'));
   void worker.start();
   return {

@@ -1,10 +1,12 @@
 import type { PipelineClient } from '@inference-mesh/client';
 import { PUBLISHED_AT_HEADER, REQUEST_QUEUE_OPTIONS, redactUrl } from '@inference-mesh/client/queue';
 import type { Logger } from '@inference-mesh/service-kit';
+import { context } from '@opentelemetry/api';
 import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import type { QueueWorkerConfig } from './config';
 import { handleDelivery, type DeliveryPorts, type Disposition, type PublishOptions } from './handlers';
 import { retryQueues } from './retry-policy';
+import { endDeliverySpan, startDeliverySpan } from './delivery-span';
 import { QueueWorkerMetrics, type AckOutcome } from './worker-metrics';
 
 /**
@@ -99,7 +101,8 @@ export class QueueWorker {
       await channel.prefetch(config.prefetch);
       this.connection = connection;
       this.channel = channel;
-      const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(channel, message), { noAck: false });
+      const ports = this.deliveryPorts(channel);
+      const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(channel, ports, message), { noAck: false });
       this.consumerTag = consumerTag;
       this.setState('running');
     } catch (error) {
@@ -197,38 +200,46 @@ export class QueueWorker {
     this.resolveClosed();
   }
 
-  private onMessage(channel: ConfirmChannel, message: ConsumeMessage | null): void {
+  private onMessage(channel: ConfirmChannel, ports: DeliveryPorts, message: ConsumeMessage | null): void {
     if (message === null) {
       // The broker cancelled the consumer (the queue was deleted): nothing more will come.
       this.logger.error('the broker cancelled the consumer', { queue: this.config.queueName });
       return;
     }
     this.metrics.recordConsumed(message.fields.redelivered);
-    const handled = this.handle(channel, message).finally(() => this.inFlight.delete(handled));
+    const handled = this.handle(channel, ports, message).finally(() => this.inFlight.delete(handled));
     this.inFlight.add(handled);
   }
 
-  private async handle(channel: ConfirmChannel, message: ConsumeMessage): Promise<void> {
-    const ports: DeliveryPorts = {
+  /** What handleDelivery needs of a channel: made once per channel, not per message. */
+  private deliveryPorts(channel: ConfirmChannel): DeliveryPorts {
+    return {
       classify: (texts, options) => this.client.classify(texts, options),
       publish: (queue, body, options) => publishConfirmed(channel, queue, body, options),
       deadLetterQueue: this.config.deadLetterQueueName,
       queue: this.config.queueName,
       retry: this.config.retry,
     };
+  }
+
+  private async handle(channel: ConfirmChannel, ports: DeliveryPorts, message: ConsumeMessage): Promise<void> {
     const { properties } = message;
+    const delivery = startDeliverySpan(this.config.queueName, properties, message.fields.redelivered);
     try {
-      const disposition = await handleDelivery(
-        {
-          body: message.content,
-          ...(properties.replyTo ? { replyTo: String(properties.replyTo) } : {}),
-          ...(properties.correlationId ? { correlationId: String(properties.correlationId) } : {}),
-          ...(properties.headers ? { headers: properties.headers } : {}),
-        },
-        ports,
-        { deadlineMs: this.config.classifyDeadlineMs },
+      const disposition = await context.with(delivery.context, () =>
+        handleDelivery(
+          {
+            body: message.content,
+            ...(properties.replyTo ? { replyTo: String(properties.replyTo) } : {}),
+            ...(properties.correlationId ? { correlationId: String(properties.correlationId) } : {}),
+            ...(properties.headers ? { headers: properties.headers } : {}),
+          },
+          ports,
+          { deadlineMs: this.config.classifyDeadlineMs },
+        ),
       );
       channel.ack(message);
+      endDeliverySpan(delivery.span, disposition);
       this.metrics.recordAcked(ACK_OUTCOMES[disposition.outcome], disposition.grpcStatus, disposition.outcome === 'result' ? secondsSincePublished(message) : undefined);
       if (disposition.outcome === 'result') this.counts.results++;
       else if (disposition.outcome === 'retried') {
@@ -243,6 +254,7 @@ export class QueueWorker {
       // a message whose result may not exist. On a closed channel it is redelivered anyway.
       this.logger.error('result not confirmed: requeueing', { error: error instanceof Error ? error.message : String(error) });
       this.metrics.recordRequeued();
+      endDeliverySpan(delivery.span, error instanceof Error ? error : new Error(String(error)));
       try {
         channel.nack(message, false, true);
       } catch {
