@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FaultProxy } from './fault-proxy';
-import { dashboardExpressions } from './dashboard';
+import { dashboardExpressions } from './monitoring-expressions';
 import { SteadyLoad } from './load';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
 import { useProcessGroup } from './resilience-fixture';

@@ -8,8 +8,12 @@ import { readSst2 } from '@inference-mesh/model-tools';
 import { SERVICE_NAMES } from '@inference-mesh/protos';
 import { HealthChecker } from '@inference-mesh/service-kit';
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { readQueueWorkerScaledObject, type QueueWorkerScaling } from './deploy-queue-worker';
 import { eventually } from './eventually';
+import { alertRules, dashboardExpressions, MONITORING_DIR, QUEUE_PANEL_SERIES } from './monitoring-expressions';
 import { inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
 import { startPrometheus, type RunningPrometheus } from './prometheus';
@@ -17,6 +21,7 @@ import { startWorker, stopWorker, type WorkerProcess } from './queue-worker-proc
 import { useTestBroker } from './rabbitmq';
 
 const BROKER_HEALTH_SERVICE = SERVICE_NAMES.queueWorkerBroker;
+const QUEUE_ALERTS = join(MONITORING_DIR, 'queue-alerts.yaml');
 const REQUESTS = 300;
 
 describe('queue-worker: scale from zero as KEDA sees it, health and metrics (real RabbitMQ, Prometheus, mesh)', function () {
@@ -38,6 +43,7 @@ describe('queue-worker: scale from zero as KEDA sees it, health and metrics (rea
       targets: { 'queue-worker': `127.0.0.1:${workerMetricsPort}` },
       // The plugin's /metrics aggregates over queues; per queue is /metrics/per-object.
       scrapeConfigs: [{ job_name: 'rabbitmq', metrics_path: '/metrics/per-object', static_configs: [{ targets: [`127.0.0.1:${broker.prometheusPort}`] }] }],
+      ruleFiles: [QUEUE_ALERTS],
     });
   });
   afterEach(async function () {
@@ -162,5 +168,35 @@ describe('queue-worker: scale from zero as KEDA sees it, health and metrics (rea
     } finally {
       await client.close();
     }
+  });
+
+  it("the dashboard's queue row and k8s/monitoring/queue-alerts.yaml: promtool passes, every expression returns series from the real worker and broker, every rule evaluates", async () => {
+    await promisify(execFile)('promtool', ['check', 'rules', QUEUE_ALERTS]);
+    worker = await startWorker(workerEnv());
+    const client = await QueueClient.connect({ url: brokerFixture.broker.url, queue: scaling.queueName });
+    try {
+      await client.submit([texts[0]!]);
+      // A dead letter, for the dead-lettering series.
+      await assert.rejects(client.submit(['fine'], { model: 'no-such-model' }), /NOT_FOUND/);
+    } finally {
+      await client.close();
+    }
+    const panels = dashboardExpressions().filter(({ expr }) => QUEUE_PANEL_SERIES.test(expr));
+    assert.ok(panels.length >= 4, `${panels.length} queue panel queries`);
+    const rules = alertRules(QUEUE_ALERTS);
+    assert.deepEqual(rules.map((rule) => rule.alert), ['QueueWorkerDeadLettering', 'QueueWorkerNotConsuming', 'QueueResultsSlow']);
+    // rate() needs two scrapes of a series: within seconds at the 1 s scrape interval.
+    await eventually('every queue panel and alert signal returns series', 30_000, async () => {
+      for (const { expr } of [...panels, ...rules.map((rule) => ({ expr: rule.signal }))]) if ((await prometheus.query(expr)).length === 0) return undefined;
+      return true;
+    });
+    assert.deepEqual((await prometheus.query('max by (namespace, pod) (imesh_queue_worker_broker_connected)')).map((sample) => sample.value), [1], 'consuming: QueueWorkerNotConsuming stays quiet');
+    const [deadLetters] = await prometheus.query('sum by (grpc_status) (imesh_queue_worker_dead_lettered_total)');
+    assert.deepEqual([deadLetters?.metric['grpc_status'], deadLetters?.value], ['NOT_FOUND', 1]);
+    const { groups } = await eventually('the queue rules evaluated', 15_000, async () => {
+      const data = await prometheus.api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>('/api/v1/rules');
+      return data.groups.flatMap((group) => group.rules).every((rule) => rule.health === 'ok') ? data : undefined;
+    });
+    assert.equal(groups.flatMap((group) => group.rules).length, rules.length);
   });
 });
