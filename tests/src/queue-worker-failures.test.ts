@@ -8,6 +8,8 @@ import { inProcessPredictions } from './in-process-predictions';
 import { useMesh } from './mesh-fixture';
 import { assertSameAnswer, checkAgainstInProcess, collectResults, publishTextMessages, startWorker, stopWorker, until, type Received, type WorkerProcess } from './queue-worker-process';
 import { useTestBroker } from './rabbitmq';
+import { SERVICE_NAMES } from '@inference-mesh/protos';
+import { HealthChecker } from '@inference-mesh/service-kit';
 
 /** Issue 17's acceptance: a worker killed while 5,000 messages are in flight (published, not yet answered). */
 const IN_FLIGHT_AT_KILL = 5_000;
@@ -75,6 +77,30 @@ describe('queue-worker failures: SIGKILL mid-batch, a broker restart (real Rabbi
     process.stdout.write(
       `      SIGKILL after ${answeredByFirst} of ${CRASH_MESSAGES} results (${CRASH_MESSAGES - answeredByFirst} in flight); the second worker answered the rest; ${duplicates} duplicates (same id and answer)\n`,
     );
+  });
+
+  it('the broker cancels the consumer (its queue deleted): the worker says so, connects again, declares the queue again and consumes it', async () => {
+    const queue = 'imesh.test.cancelled';
+    const results = 'imesh.test.cancelled.results';
+    await channel.assertQueue(results, { durable: true });
+    const worker = await startWorker({ ...workerEnv(queue), IMESH_RECONNECT_INITIAL_DELAY_MS: '200', IMESH_RECONNECT_MAX_DELAY_MS: '1000' });
+    workers.push(worker);
+    await channel.deleteQueue(queue);
+    await until(() => worker.logs.some((line) => line.includes('the broker cancelled the consumer')), 10_000, 'the cancel noticed');
+    await until(() => worker.logs.some((line) => line.includes('"reconnected: consuming again"')), 20_000, 'consuming again');
+    const checker = new HealthChecker(`127.0.0.1:${worker.healthPort}`);
+    try {
+      assert.equal(await checker.check(SERVICE_NAMES.queueWorkerBroker, Date.now() + 3_000), 'SERVING', 'ready again');
+    } finally {
+      checker.close();
+    }
+    const received: Received[] = [];
+    const { consumerTag } = await collectResults(channel, results, received);
+    await publishTextMessages(channel, texts, queue, results, 'cancelled', 50);
+    await until(() => received.length >= 50, 30_000, 'a result for every message');
+    await channel.cancel(consumerTag);
+    for (const result of received) checkAgainstInProcess(result, 'cancelled', texts, expected);
+    assert.equal((await channel.checkQueue(queue)).consumerCount, 1, 'the worker consumes the queue it declared again');
   });
 
   it('a broker restart during a run: the worker reconnects and every message gets a result, any duplicate with the same id and answer, nothing left', async () => {

@@ -86,12 +86,16 @@ export class QueueWorker {
 
   private async connectAndConsume(): Promise<void> {
     const { config } = this;
-    const connection = await connect(config.amqpUrl);
+    const connection = await connect(config.amqpUrl, { timeout: CONNECT_TIMEOUT_MS });
     connection.on('error', (error: Error) => this.logger.warn('broker connection error', { error: error.message }));
     connection.on('close', (error?: Error) => this.onConnectionClosed(connection, error));
+    // A memory or disk alarm: the broker stops reading from publishing connections, so results and acks wait.
+    connection.on('blocked', (reason: string) => this.logger.warn('the broker blocked the connection: results wait until it unblocks', { reason }));
+    connection.on('unblocked', () => this.logger.info('the broker unblocked the connection'));
     try {
       const channel = await connection.createConfirmChannel();
       channel.on('error', (error: Error) => this.logger.warn('channel error', { error: error.message }));
+      channel.on('close', () => this.onChannelLost(connection, channel, 'the broker closed the channel'));
       await channel.assertQueue(config.queueName, REQUEST_QUEUE_OPTIONS);
       await channel.assertQueue(config.deadLetterQueueName, { durable: true });
       // Delay queues: nobody consumes them; a message expires after the queue's TTL back into the request queue.
@@ -103,6 +107,8 @@ export class QueueWorker {
       this.channel = channel;
       const ports = this.deliveryPorts(channel);
       const { consumerTag } = await channel.consume(config.queueName, (message) => this.onMessage(channel, ports, message), { noAck: false });
+      // Lost while consume-ok was on its way: this attempt failed (onConnectionClosed left it to this loop).
+      if (this.connection !== connection || this.channel !== channel) throw new Error('the connection closed as consuming started');
       this.consumerTag = consumerTag;
       this.setState('running');
     } catch (error) {
@@ -111,6 +117,20 @@ export class QueueWorker {
       await connection.close().catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The channel went while its connection stayed (a channel error such as an unknown delivery tag, the broker's
+   * consumer_timeout) or the broker cancelled the consumer (its queue deleted): nothing more would come on this
+   * connection. Closing it runs the reconnect, which declares the queues and consumes again.
+   */
+  private onChannelLost(connection: ChannelModel, channel: ConfirmChannel, why: string): void {
+    // A channel also closes with its connection, just before the connection says so: then that reconnect is enough.
+    setImmediate(() => {
+      if (channel !== this.channel || this.stopping) return;
+      this.logger.error(`${why}: reconnecting`, { queue: this.config.queueName, inFlight: this.inFlight.size });
+      void connection.close().catch(() => undefined);
+    });
   }
 
   private onConnectionClosed(connection: ChannelModel, error: Error | undefined): void {
@@ -175,7 +195,10 @@ export class QueueWorker {
 
   private async drainAndClose(): Promise<void> {
     this.stopSignal.abort();
-    await this.connecting;
+    // A connect hanging on an unreachable address is left behind (it closes what it gets once it returns).
+    const connectWait = new AbortController();
+    await Promise.race([this.connecting, sleep(this.config.server.drainTimeoutMs, connectWait.signal)]);
+    connectWait.abort();
     const { channel, connection } = this;
     this.setState('draining');
     if (channel && this.consumerTag !== undefined) await channel.cancel(this.consumerTag).catch(() => undefined);
@@ -202,8 +225,7 @@ export class QueueWorker {
 
   private onMessage(channel: ConfirmChannel, ports: DeliveryPorts, message: ConsumeMessage | null): void {
     if (message === null) {
-      // The broker cancelled the consumer (the queue was deleted): nothing more will come.
-      this.logger.error('the broker cancelled the consumer', { queue: this.config.queueName });
+      if (this.connection) this.onChannelLost(this.connection, channel, 'the broker cancelled the consumer (was the queue deleted?)');
       return;
     }
     this.metrics.recordConsumed(message.fields.redelivered);
@@ -225,8 +247,9 @@ export class QueueWorker {
   private async handle(channel: ConfirmChannel, ports: DeliveryPorts, message: ConsumeMessage): Promise<void> {
     const { properties } = message;
     const delivery = startDeliverySpan(this.config.queueName, properties, message.fields.redelivered);
+    let disposition: Disposition;
     try {
-      const disposition = await context.with(delivery.context, () =>
+      disposition = await context.with(delivery.context, () =>
         handleDelivery(
           {
             body: message.content,
@@ -238,31 +261,46 @@ export class QueueWorker {
           { deadlineMs: this.config.classifyDeadlineMs },
         ),
       );
-      channel.ack(message);
-      endDeliverySpan(delivery.span, disposition);
-      this.metrics.recordAcked(ACK_OUTCOMES[disposition.outcome], disposition.grpcStatus, disposition.outcome === 'result' ? secondsSincePublished(message) : undefined);
-      if (disposition.outcome === 'result') this.counts.results++;
-      else if (disposition.outcome === 'retried') {
-        this.counts.retried++;
-        this.logger.warn('retrying after a transient failure', { reason: disposition.reason, attempt: disposition.attempt, delayMs: disposition.delayMs, messageId: properties.messageId });
-      } else {
-        this.counts.deadLettered++;
-        this.logger.warn('dead-lettered', { reason: disposition.reason, messageId: properties.messageId });
-      }
     } catch (error) {
       // Publishing was not confirmed (nacked, or the channel went): leave the delivery to the broker rather than ack
       // a message whose result may not exist. On a closed channel it is redelivered anyway.
       this.logger.error('result not confirmed: requeueing', { error: error instanceof Error ? error.message : String(error) });
       this.metrics.recordRequeued();
       endDeliverySpan(delivery.span, error instanceof Error ? error : new Error(String(error)));
+      // A failure that repeats (a publish the broker refuses every time) must not spin through the queue: the
+      // delivery is held a while before it goes back (at once when stopping).
+      await sleep(REQUEUE_DELAY_MS, this.stopSignal.signal);
       try {
         channel.nack(message, false, true);
       } catch {
         // the channel is gone; the broker requeues every unacked delivery itself
       }
+      return;
+    }
+    try {
+      channel.ack(message);
+    } catch (error) {
+      // Published and confirmed, but the channel went before the ack: the broker hands the message out again, and its
+      // result comes twice (same id, same answer: at least once).
+      this.logger.warn('ack not sent: the channel is gone, the broker redelivers the message', { messageId: properties.messageId, error: error instanceof Error ? error.message : String(error) });
+    }
+    endDeliverySpan(delivery.span, disposition);
+    this.metrics.recordAcked(ACK_OUTCOMES[disposition.outcome], disposition.grpcStatus, disposition.outcome === 'result' ? secondsSincePublished(message) : undefined);
+    if (disposition.outcome === 'result') this.counts.results++;
+    else if (disposition.outcome === 'retried') {
+      this.counts.retried++;
+      this.logger.warn('retrying after a transient failure', { reason: disposition.reason, attempt: disposition.attempt, delayMs: disposition.delayMs, messageId: properties.messageId });
+    } else {
+      this.counts.deadLettered++;
+      this.logger.warn('dead-lettered', { reason: disposition.reason, messageId: properties.messageId });
     }
   }
 }
+
+/** A connect that gets no answer (an address that drops packets) fails after this and is tried again. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a delivery whose result was not confirmed is held before it goes back to the queue. */
+const REQUEUE_DELAY_MS = 1_000;
 
 const ACK_OUTCOMES: Readonly<Record<Disposition['outcome'], AckOutcome>> = { result: 'result', retried: 'retried', 'dead-lettered': 'dead_lettered' };
 

@@ -52,6 +52,7 @@ export class QueueClient {
   private closing = false;
   /** Set once the connection is gone, for requests submitted after. */
   private lost: QueueSubmitError | undefined;
+  private drain: Promise<void> | undefined;
 
   private constructor(
     private readonly connection: ChannelModel,
@@ -148,7 +149,7 @@ export class QueueClient {
       // The channel's buffer is full: wait for it to drain, so that a bulk producer is slowed rather than buffered;
       // or for the request to settle (a lost connection never drains). The handler also keeps a rejection that
       // comes meanwhile from counting as unhandled.
-      if (!written) await Promise.race([new Promise<void>((resolve) => this.channel.once('drain', resolve)), result.then(noop, noop)]);
+      if (!written) await Promise.race([this.drained(), result.then(noop, noop)]);
     } catch (error) {
       // sendToQueue throws on a closed channel.
       this.pending.fail(id, this.lost ?? new QueueSubmitError('closed', `cannot publish request ${id}: ${errorText(error)}`, { cause: error }));
@@ -172,6 +173,17 @@ export class QueueClient {
     await this.connection.close().catch(() => undefined);
     // A connection already gone emits no second 'close'.
     this.pending.failAll(this.lost ?? new QueueSubmitError('closed', 'the queue client was closed'));
+  }
+
+  /** The channel's next 'drain', one listener however many submissions wait for it. */
+  private drained(): Promise<void> {
+    this.drain ??= new Promise<void>((resolve) =>
+      this.channel.once('drain', () => {
+        this.drain = undefined;
+        resolve();
+      }),
+    );
+    return this.drain;
   }
 
   private onResult(message: ConsumeMessage | null): void {
