@@ -334,9 +334,16 @@ describe('imesh canary run: a canary that fails or slows down behind the gateway
     await sleep(2_000);
     await load.stop();
     const versionsAfter = new Set(load.outcomes.slice(after).flatMap((outcome) => outcome.response?.results.map((result) => result.modelVersion) ?? []));
-    const version2CallsAfter = (await proxy.records('ModelInfer')).filter((record) => record.modelVersion === '2' && record.receivedAt >= afterMs).length;
+    const version2After = (await proxy.records('ModelInfer')).filter((record) => record.modelVersion === '2' && record.receivedAt >= afterMs);
+    const version2CallsAfter = version2After.length;
     const failedAfter = load.outcomes.slice(after).filter((outcome) => !outcome.ok).length;
-    return { code, text, rolledBackMs, duringFault, versionsAfter, version2CallsAfter, failedAfter, answeredAfter: load.outcomes.length - after };
+    // What a failure of the "no call reaches version 2" assertion needs to be explained (seen once in CI, not reproduced).
+    const afterReport =
+      `${version2CallsAfter} ModelInfer calls for version 2 from ${afterMs} (${version2After.filter((r) => r.faulted).length} faulted, ` +
+      `first at +${version2After.length ? version2After[0]!.receivedAt - afterMs : 0} ms, last at +${version2After.length ? version2After.at(-1)!.receivedAt - afterMs : 0} ms); ` +
+      `${load.outcomes.length - after} requests after, ${failedAfter} failed (${[...new Set(load.outcomes.slice(after).filter((o) => !o.ok).map((o) => o.code))].join(', ')}); ` +
+      `rollback seen at +${rolledBackMs} ms after the fault`;
+    return { code, text, rolledBackMs, duringFault, versionsAfter, version2CallsAfter, failedAfter, answeredAfter: load.outcomes.length - after, afterReport };
   }
 
   it('the gateway exports imesh_gateway_model_calls_total and imesh_gateway_model_call_duration per version, status code included', async () => {
@@ -355,8 +362,8 @@ describe('imesh canary run: a canary that fails or slows down behind the gateway
     assert.match(reason, new RegExp(`^${FAILURE_THRESHOLD} failed analyses \\(threshold ${FAILURE_THRESHOLD}\\): error ratio [1-9]`), reason);
     assert.ok(result.rolledBackMs <= INTERVAL_MS * FAILURE_THRESHOLD + ALLOWANCE_MS, `rolled back ${result.rolledBackMs} ms after the fault began`);
     assert.deepEqual([...result.versionsAfter], ['1'], 'after the rollback every answer comes from version 1');
-    assert.equal(result.version2CallsAfter, 0, 'after the rollback no ModelInfer call for version 2 reaches the proxy');
-    assert.equal(result.failedAfter, 0);
+    assert.equal(result.version2CallsAfter, 0, `after the rollback no ModelInfer call for version 2 reaches the proxy: ${result.afterReport}`);
+    assert.equal(result.failedAfter, 0, result.afterReport);
     const failed = result.duringFault.filter((outcome) => !outcome.ok);
     process.stdout.write(
       `      [rollout] UNAVAILABLE for 50% of version 2's calls: rolled back ${(result.rolledBackMs / 1000).toFixed(1)} s after the fault began ` +
@@ -374,7 +381,7 @@ describe('imesh canary run: a canary that fails or slows down behind the gateway
     assert.match(reason, /p99 model hop, retries included \(gateway\) [0-9.]+ ms vs [0-9.]+ ms: \+[0-9.]+% \(limit \+200%\)/, reason);
     assert.ok(result.rolledBackMs <= INTERVAL_MS * FAILURE_THRESHOLD + ALLOWANCE_MS, `rolled back ${result.rolledBackMs} ms after the fault began`);
     assert.deepEqual([...result.versionsAfter], ['1']);
-    assert.equal(result.version2CallsAfter, 0);
+    assert.equal(result.version2CallsAfter, 0, result.afterReport);
     assert.equal(result.duringFault.filter((outcome) => !outcome.ok).length, 0, 'a slow canary fails nobody');
     process.stdout.write(
       `      [rollout] version 2 held 400 ms per call: rolled back ${(result.rolledBackMs / 1000).toFixed(1)} s after the fault began, ` +
